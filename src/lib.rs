@@ -2,8 +2,14 @@
 //!
 //! Import direction (see `docs/architecture.md`): binaries → `cli`/`broker`;
 //! `cli` → `client`, `posture`; `client` and `broker` → `proto` and the domain
-//! modules (`ca`, `policy`, `jose`, `audit`, `timefmt`). Domain modules do no I/O.
+//! modules (`ca`, `policy`, `jose`, `dpop`, `id_token`, `access_token`).
+//! Domain modules do no I/O and read no clock.
 #![forbid(unsafe_code)]
 
+pub mod access_token;
 pub mod ca;
+pub mod dpop;
+pub mod id_token;
+pub mod jose;
 pub mod policy;
+pub mod proto;

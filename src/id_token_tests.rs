@@ -1,0 +1,266 @@
+//! Forged and malformed ID tokens against [`super::verify`].
+
+use super::*;
+use crate::jose::{SigningKey, b64};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+
+const ISS: &str = "https://idp.example";
+const CLIENT: &str = "zt";
+const NOW: u64 = 1_800_000_000;
+
+struct Rsa {
+    pair: RsaKeyPair,
+    jwk: Value,
+}
+
+fn rsa() -> &'static Rsa {
+    static KEY: OnceLock<Rsa> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = pair.public_key();
+        let jwk = json!({
+            "kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        });
+        Rsa { pair, jwk }
+    })
+}
+
+fn rs256(header: Value, claims: &Value) -> String {
+    let mut header = header;
+    header["alg"] = "RS256".into();
+    let input = format!(
+        "{}.{}",
+        b64(serde_json::to_vec(&header).unwrap()),
+        b64(serde_json::to_vec(claims).unwrap())
+    );
+    let mut sig = vec![0; rsa().pair.public_modulus_len()];
+    rsa()
+        .pair
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+    format!("{input}.{}", b64(sig))
+}
+
+fn jwks() -> JwkSet {
+    serde_json::from_value(json!({ "keys": [rsa().jwk] })).unwrap()
+}
+
+fn good_claims() -> Value {
+    json!({
+        "iss": ISS, "sub": "alice-sub", "aud": CLIENT, "exp": NOW + 300, "iat": NOW - 5,
+        "email": "alice@example.com", "email_verified": true, "groups": ["sre"], "jti": "id-1",
+    })
+}
+
+fn expect() -> Expectations<'static> {
+    Expectations {
+        issuer: ISS,
+        client_id: CLIENT,
+        now: NOW,
+    }
+}
+
+fn with(claims: Value, key: &str, value: Value) -> Value {
+    let mut claims = claims;
+    claims[key] = value;
+    claims
+}
+
+fn check(claims: &Value) -> Result<VerifiedIdToken, IdTokenError> {
+    verify(
+        &rs256(json!({"kid": "rsa-1", "typ": "JWT"}), claims),
+        &jwks(),
+        &expect(),
+    )
+}
+
+#[test]
+fn a_good_token_yields_the_identity() {
+    let ok = check(&good_claims()).unwrap();
+    assert_eq!(ok.identity.issuer, ISS);
+    assert_eq!(ok.identity.subject, "alice-sub");
+    assert_eq!(ok.identity.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(ok.identity.groups, vec!["sre".to_string()]);
+    assert_eq!(ok.token_id, "id-1");
+}
+
+#[test]
+fn unverified_email_is_dropped() {
+    let ok = check(&with(good_claims(), "email_verified", json!(false))).unwrap();
+    assert_eq!(ok.identity.email, None);
+    let ok = check(&with(good_claims(), "email_verified", json!("true")));
+    assert!(
+        matches!(ok, Err(IdTokenError::BadClaims(_))),
+        "string-typed email_verified: {ok:?}"
+    );
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let header = b64(br#"{"alg":"none","kid":"rsa-1"}"#);
+    let payload = b64(serde_json::to_vec(&good_claims()).unwrap());
+    let token = format!("{header}.{payload}.");
+    assert_eq!(
+        verify(&token, &jwks(), &expect()),
+        Err(IdTokenError::ForbiddenAlgorithm("none".into()))
+    );
+}
+
+#[test]
+fn hmac_keyed_with_the_public_key_is_refused() {
+    let header = b64(br#"{"alg":"HS256","kid":"rsa-1"}"#);
+    let payload = b64(serde_json::to_vec(&good_claims()).unwrap());
+    let input = format!("{header}.{payload}");
+    let secret = serde_json::to_vec(&rsa().jwk).unwrap();
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
+        input.as_bytes(),
+    );
+    let token = format!("{input}.{}", b64(tag.as_ref()));
+    assert_eq!(
+        verify(&token, &jwks(), &expect()),
+        Err(IdTokenError::ForbiddenAlgorithm("HS256".into()))
+    );
+}
+
+#[test]
+fn wrong_issuer_audience_and_azp_are_refused() {
+    assert!(matches!(
+        check(&with(good_claims(), "iss", json!("https://evil.example"))),
+        Err(IdTokenError::WrongIssuer { .. })
+    ));
+    assert!(matches!(
+        check(&with(good_claims(), "iss", json!("https://idp.example/"))),
+        Err(IdTokenError::WrongIssuer { .. })
+    ));
+    assert!(matches!(
+        check(&with(good_claims(), "aud", json!("other-client"))),
+        Err(IdTokenError::WrongAudience(_))
+    ));
+    let many = with(good_claims(), "aud", json!([CLIENT, "other"]));
+    assert!(
+        matches!(check(&many), Err(IdTokenError::WrongAudience(_))),
+        "several audiences need azp"
+    );
+    assert!(check(&with(many.clone(), "azp", json!(CLIENT))).is_ok());
+    assert!(matches!(
+        check(&with(many, "azp", json!("other"))),
+        Err(IdTokenError::WrongAudience(_))
+    ));
+    assert!(matches!(
+        check(&with(good_claims(), "azp", json!("other"))),
+        Err(IdTokenError::WrongAudience(_))
+    ));
+}
+
+#[test]
+fn time_claims_are_typed_and_checked() {
+    assert_eq!(
+        check(&with(good_claims(), "exp", json!(NOW - 61))),
+        Err(IdTokenError::Expired)
+    );
+    assert!(
+        check(&with(good_claims(), "exp", json!(NOW - 59))).is_ok(),
+        "within leeway"
+    );
+    assert!(matches!(
+        check(&with(good_claims(), "exp", json!((NOW + 300).to_string()))),
+        Err(IdTokenError::BadClaims(_))
+    ));
+    let mut no_exp = good_claims();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    assert!(matches!(check(&no_exp), Err(IdTokenError::BadClaims(_))));
+    assert_eq!(
+        check(&with(good_claims(), "iat", json!(NOW + 120))),
+        Err(IdTokenError::NotYetValid)
+    );
+    assert_eq!(
+        check(&with(good_claims(), "nbf", json!(NOW + 3600))),
+        Err(IdTokenError::NotYetValid)
+    );
+}
+
+#[test]
+fn unknown_kid_and_bad_signature_are_refused() {
+    let token = rs256(json!({"kid": "../../etc/passwd"}), &good_claims());
+    assert_eq!(
+        verify(&token, &jwks(), &expect()),
+        Err(IdTokenError::UnknownKey(Some("../../etc/passwd".into())))
+    );
+    assert_eq!(requested_kid(&token).as_deref(), Some("../../etc/passwd"));
+    let token = rs256(json!({"kid": "rsa-1"}), &good_claims());
+    let (body, _) = token.rsplit_once('.').unwrap();
+    let other = rs256(
+        json!({"kid": "rsa-1"}),
+        &with(good_claims(), "sub", json!("mallory")),
+    );
+    let (_, other_sig) = other.rsplit_once('.').unwrap();
+    assert_eq!(
+        verify(&format!("{body}.{other_sig}"), &jwks(), &expect()),
+        Err(IdTokenError::BadSignature)
+    );
+}
+
+#[test]
+fn embedded_keys_and_access_tokens_are_refused() {
+    for name in ["jwk", "jku", "x5u", "x5c", "crit"] {
+        let token = rs256(json!({"kid": "rsa-1", name: "x"}), &good_claims());
+        assert_eq!(
+            verify(&token, &jwks(), &expect()),
+            Err(IdTokenError::ForbiddenHeader(name)),
+            "{name}"
+        );
+    }
+    let token = rs256(json!({"kid": "rsa-1", "typ": "at+jwt"}), &good_claims());
+    assert_eq!(
+        verify(&token, &jwks(), &expect()),
+        Err(IdTokenError::NotAnIdToken)
+    );
+}
+
+#[test]
+fn an_es256_token_against_an_rsa_key_is_a_mismatch() {
+    let ec = SigningKey::generate().unwrap();
+    let token = ec
+        .sign_jws(&json!({"kid": "rsa-1"}), &good_claims())
+        .unwrap();
+    assert_eq!(
+        verify(&token, &jwks(), &expect()),
+        Err(IdTokenError::AlgorithmMismatch)
+    );
+}
+
+#[test]
+fn es256_issuers_work_and_missing_kid_needs_a_single_fitting_key() {
+    let ec = SigningKey::generate().unwrap();
+    let mut jwk = serde_json::to_value(ec.public_jwk()).unwrap();
+    jwk["kid"] = "ec-1".into();
+    let set: JwkSet = serde_json::from_value(json!({ "keys": [jwk, rsa().jwk] })).unwrap();
+    let token = ec
+        .sign_jws(&json!({"kid": "ec-1"}), &good_claims())
+        .unwrap();
+    assert!(verify(&token, &set, &expect()).is_ok());
+    let token = ec.sign_jws(&json!({}), &good_claims()).unwrap();
+    assert!(
+        verify(&token, &set, &expect()).is_ok(),
+        "one EC key fits ES256"
+    );
+}
+
+#[test]
+fn garbage_is_malformed() {
+    for token in ["", "a.b", "a.b.c", "....", "eyJhbGciOiJSUzI1NiJ9.e30"] {
+        assert!(verify(token, &jwks(), &expect()).is_err(), "{token}");
+    }
+}

@@ -1,0 +1,258 @@
+//! JOSE building blocks shared by the client and the broker: P-256 signing
+//! keys, their public JWKs and RFC 7638 thumbprints, and compact JWS signing.
+//!
+//! zt signs everything it mints (DPoP proofs, broker access tokens) with
+//! ES256. Signing uses aws-lc-rs directly so the key format is unambiguous
+//! (PKCS#8); verification goes through `jsonwebtoken`, which checks the
+//! registered claims.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoseError {
+    #[error("the key is not a valid PKCS#8 P-256 private key")]
+    BadPrivateKey,
+    #[error("could not generate a key: {0}")]
+    KeyGeneration(String),
+    #[error("signing failed")]
+    Signing,
+    #[error("the JWK is not an EC P-256 public key")]
+    UnsupportedJwk,
+}
+
+/// Base64url without padding, as JOSE uses it everywhere.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// `base64url(SHA-256(text))`: the DPoP `ath` claim and similar hashes.
+pub fn sha256_b64(text: &[u8]) -> String {
+    b64(Sha256::digest(text))
+}
+
+/// 16 random bytes as base64url: identifiers (`jti`, request ids).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG failed");
+    b64(bytes)
+}
+
+/// A P-256 public key in JWK form (RFC 7517/7518). Only the members that
+/// matter; `deny_unknown_fields` is deliberately off because JWKs in the
+/// wild carry `kid`, `alg`, `use`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcPublicJwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub y: String,
+}
+
+impl EcPublicJwk {
+    /// RFC 7638 thumbprint: SHA-256 over the required members in
+    /// lexicographic order, no whitespace.
+    pub fn thumbprint(&self) -> String {
+        let canonical = format!(
+            r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
+            self.crv, self.kty, self.x, self.y
+        );
+        sha256_b64(canonical.as_bytes())
+    }
+
+    /// Parse an EC P-256 public JWK from a JSON value, refusing anything
+    /// else (including one that carries a private part `d`).
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, JoseError> {
+        let obj = value.as_object().ok_or(JoseError::UnsupportedJwk)?;
+        if obj.contains_key("d") {
+            return Err(JoseError::UnsupportedJwk);
+        }
+        let jwk: EcPublicJwk =
+            serde_json::from_value(value.clone()).map_err(|_| JoseError::UnsupportedJwk)?;
+        let coordinate_ok = |c: &str| b64_decode(c).is_some_and(|b| b.len() == 32);
+        if jwk.kty != "EC" || jwk.crv != "P-256" || !coordinate_ok(&jwk.x) || !coordinate_ok(&jwk.y)
+        {
+            return Err(JoseError::UnsupportedJwk);
+        }
+        Ok(jwk)
+    }
+}
+
+/// An ES256 signing key (device key for DPoP, broker token key).
+pub struct SigningKey {
+    pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
+    jwk: EcPublicJwk,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        write!(f, "SigningKey({})", self.jwk.thumbprint())
+    }
+}
+
+impl SigningKey {
+    pub fn generate() -> Result<Self, JoseError> {
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|e| JoseError::KeyGeneration(e.to_string()))?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, JoseError> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+            .map_err(|_| JoseError::BadPrivateKey)?;
+        let point = pair.public_key().as_ref();
+        // Uncompressed SEC1 point: 0x04 || x || y.
+        if point.len() != 65 || point[0] != 4 {
+            return Err(JoseError::BadPrivateKey);
+        }
+        let jwk = EcPublicJwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: b64(&point[1..33]),
+            y: b64(&point[33..]),
+        };
+        Ok(SigningKey {
+            pair,
+            pkcs8: der.to_vec(),
+            jwk,
+        })
+    }
+
+    /// PKCS#8 DER of the private key: secret, store it only 0600.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    pub fn public_jwk(&self) -> &EcPublicJwk {
+        &self.jwk
+    }
+
+    pub fn thumbprint(&self) -> String {
+        self.jwk.thumbprint()
+    }
+
+    /// Sign `header` and `claims` as a compact JWS with `alg: ES256`.
+    pub fn sign_jws(
+        &self,
+        header: &serde_json::Value,
+        claims: &impl Serialize,
+    ) -> Result<String, JoseError> {
+        let mut header = header.clone();
+        header["alg"] = "ES256".into();
+        let header = b64(serde_json::to_vec(&header).map_err(|_| JoseError::Signing)?);
+        let payload = b64(serde_json::to_vec(claims).map_err(|_| JoseError::Signing)?);
+        let signing_input = format!("{header}.{payload}");
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .map_err(|_| JoseError::Signing)?;
+        Ok(format!("{signing_input}.{}", b64(signature.as_ref())))
+    }
+
+    /// A `jsonwebtoken` decoding key for this key's public half.
+    pub fn decoding_key(&self) -> jsonwebtoken::DecodingKey {
+        decoding_key(&self.jwk).expect("own JWK is valid")
+    }
+}
+
+/// A `jsonwebtoken` decoding key from a P-256 public JWK.
+pub fn decoding_key(jwk: &EcPublicJwk) -> Result<jsonwebtoken::DecodingKey, JoseError> {
+    jsonwebtoken::DecodingKey::from_ec_components(&jwk.x, &jwk.y)
+        .map_err(|_| JoseError::UnsupportedJwk)
+}
+
+/// Split a compact JWS and decode its header as JSON, refusing anything
+/// that is not exactly three base64url parts.
+pub fn decode_compact_header(token: &str) -> Option<serde_json::Value> {
+    let mut parts = token.split('.');
+    let header = parts.next()?;
+    let (_payload, _sig) = (parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    serde_json::from_slice(&b64_decode(header)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_matches_rfc7638_shape() {
+        // RFC 7638 §3.1 uses an RSA key; here we check the EC member order
+        // against a hand-built canonical string.
+        let jwk = EcPublicJwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU".into(),
+            y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0".into(),
+        };
+        let expected = sha256_b64(
+            br#"{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#,
+        );
+        assert_eq!(jwk.thumbprint(), expected);
+    }
+
+    #[test]
+    fn signed_jws_verifies_with_jsonwebtoken() {
+        let key = SigningKey::generate().unwrap();
+        let token = key
+            .sign_jws(
+                &serde_json::json!({"typ": "JWT"}),
+                &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
+            )
+            .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.validate_aud = false;
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding_key(), &validation)
+                .unwrap();
+        assert_eq!(data.claims["sub"], "x");
+        let other = SigningKey::generate().unwrap();
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(&token, &other.decoding_key(), &validation)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn pkcs8_round_trips() {
+        let key = SigningKey::generate().unwrap();
+        let again = SigningKey::from_pkcs8(key.pkcs8()).unwrap();
+        assert_eq!(key.thumbprint(), again.thumbprint());
+        assert!(SigningKey::from_pkcs8(b"garbage").is_err());
+    }
+
+    #[test]
+    fn jwk_with_private_part_or_wrong_curve_is_refused() {
+        let key = SigningKey::generate().unwrap();
+        let mut value = serde_json::to_value(key.public_jwk()).unwrap();
+        assert!(EcPublicJwk::from_value(&value).is_ok());
+        value["d"] = "AAAA".into();
+        assert!(EcPublicJwk::from_value(&value).is_err());
+        let mut value = serde_json::to_value(key.public_jwk()).unwrap();
+        value["crv"] = "P-384".into();
+        assert!(EcPublicJwk::from_value(&value).is_err());
+    }
+
+    #[test]
+    fn compact_header_needs_three_parts() {
+        assert!(decode_compact_header("a.b").is_none());
+        assert!(decode_compact_header("e30.e30.sig.extra").is_none());
+        assert_eq!(
+            decode_compact_header("e30.e30.sig"),
+            Some(serde_json::json!({}))
+        );
+    }
+}

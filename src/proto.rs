@@ -1,0 +1,159 @@
+//! Wire types shared by `zt` and `zt-broker`: the only place JSON shapes live.
+//!
+//! Every request body the broker accepts rejects unknown fields, so a client
+//! and a broker of different versions fail loudly instead of silently
+//! ignoring a field one of them relies on.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the broker HTTP API described in `docs/api.md`.
+pub const API_VERSION: u32 = 1;
+
+pub const WELL_KNOWN_PATH: &str = "/.well-known/zt-configuration";
+pub const TOKEN_PATH: &str = "/v1/token";
+pub const CERTIFICATE_PATH: &str = "/v1/ssh/certificates";
+pub const HEALTH_PATH: &str = "/healthz";
+pub const READY_PATH: &str = "/readyz";
+
+/// RFC 8693 token type URIs.
+pub const TOKEN_TYPE_ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// `GET /.well-known/zt-configuration`: everything a client needs to log in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfiguration {
+    pub api_version: u32,
+    /// The broker's own issuer URL (`iss` of broker tokens, base of `htu`).
+    pub broker: String,
+    /// Audience that broker access tokens carry.
+    pub audience: String,
+    pub identity_provider: IdentityProviderInfo,
+    /// OpenSSH public keys of the user CA (what targets put in `TrustedUserCAKeys`).
+    pub user_ca_keys: Vec<String>,
+    /// OpenSSH public keys of the host CA (what clients put after `@cert-authority`).
+    pub host_ca_keys: Vec<String>,
+    pub certificate_ttl: TtlLimits,
+    pub token_endpoint: String,
+    pub certificate_endpoint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderInfo {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtlLimits {
+    pub default_secs: u64,
+    pub max_secs: u64,
+}
+
+/// Form body of `POST /v1/token` (RFC 8693 §2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchangeRequest {
+    pub grant_type: String,
+    pub subject_token: String,
+    pub subject_token_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_token_type: Option<String>,
+}
+
+/// Response of `POST /v1/token` (RFC 8693 §2.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchangeResponse {
+    pub access_token: String,
+    pub issued_token_type: String,
+    /// `DPoP`: the token is bound to the key of the proof that asked for it.
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+/// Body of `POST /v1/ssh/certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRequest {
+    /// OpenSSH public key line of the key to certify.
+    pub public_key: String,
+    /// Armored SSHSIG over `ca::possession_message(dpop_jti, public_key)`.
+    pub possession_proof: String,
+    /// Narrow the principals the policy grants (never widen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principals: Option<Vec<String>>,
+    /// Narrow the lifetime the policy grants (never lengthen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+}
+
+/// Response of `POST /v1/ssh/certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateResponse {
+    /// OpenSSH certificate line.
+    pub certificate: String,
+    pub serial: u64,
+    pub key_id: String,
+    pub principals: Vec<String>,
+    pub valid_after: u64,
+    pub valid_before: u64,
+    /// Name of the policy rule that granted the certificate.
+    pub rule: String,
+}
+
+/// Every broker error body (OAuth style).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub error_description: String,
+}
+
+/// Broker error codes. OAuth's where one exists, ours otherwise.
+pub mod error_code {
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const INVALID_GRANT: &str = "invalid_grant";
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    pub const INVALID_DPOP_PROOF: &str = "invalid_dpop_proof";
+    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
+    pub const ACCESS_DENIED: &str = "access_denied";
+    pub const INVALID_KEY: &str = "invalid_key";
+    pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const SERVER_ERROR: &str = "server_error";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_request_rejects_unknown_fields() {
+        let body = r#"{"public_key":"k","possession_proof":"p","valid_after":0}"#;
+        let err = serde_json::from_str::<CertificateRequest>(body).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn certificate_request_optional_fields_round_trip() {
+        let req = CertificateRequest {
+            public_key: "ssh-ed25519 AAAA".into(),
+            possession_proof: "sig".into(),
+            principals: Some(vec!["ops".into()]),
+            ttl_secs: None,
+        };
+        let text = serde_json::to_string(&req).unwrap();
+        assert!(!text.contains("ttl_secs"));
+        assert_eq!(
+            serde_json::from_str::<CertificateRequest>(&text).unwrap(),
+            req
+        );
+    }
+}
