@@ -1,0 +1,6 @@
+//! zt's integration tests: one binary (`cargo test --test tests`), one module per area.
+//! See tests/README.md for the real peers these tests start and what is skipped when.
+
+#![forbid(unsafe_code)]
+
+mod support;
