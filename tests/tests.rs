@@ -1,0 +1,7 @@
+//! zt's integration tests: one binary (`cargo test --test tests`), one module per area.
+//! See tests/README.md for the real peers these tests start and what is skipped when.
+
+#![forbid(unsafe_code)]
+
+mod peers;
+mod support;
