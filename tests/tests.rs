@@ -3,5 +3,6 @@
 
 #![forbid(unsafe_code)]
 
+mod e2e;
 mod peers;
 mod support;

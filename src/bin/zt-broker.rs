@@ -1,1 +1,15 @@
-fn main() {}
+//! `zt-broker`: parse, run, print the error once, map it to its exit code.
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = zt::broker::cli::BrokerCli::parse();
+    match zt::broker::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.report("zt-broker");
+            failure.exit.code()
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Audit records and their hash chain.
+//!
+//! Each record is serialised canonically (serde_json with fields in
+//! declaration order, no whitespace) and chained: `hash = SHA-256(prev_hash
+//! || canonical record)`. Pure; the store persists records and hashes.
+//! Control characters in identity fields are escaped by JSON encoding, so a
+//! newline in a name can never forge a second record in a line-oriented
+//! export.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    TokenExchange,
+    CertificateIssued,
+    HostCertificateIssued,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    pub issuer: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateFacts {
+    pub serial: u64,
+    pub key_id: String,
+    pub principals: Vec<String>,
+    pub valid_after: u64,
+    pub valid_before: u64,
+    pub key_fingerprint: String,
+}
+
+/// One decision of the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    pub time: u64,
+    pub kind: EventKind,
+    pub request_id: String,
+    pub identity: Subject,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    /// RFC 7638 thumbprint of the device (DPoP) key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateFacts>,
+}
+
+impl AuditRecord {
+    pub fn canonical(&self) -> String {
+        serde_json::to_string(self).expect("audit records always serialise")
+    }
+}
+
+/// The chain hash of `canonical` following `prev_hash` (both hex).
+pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> AuditRecord {
+        AuditRecord {
+            time: 1,
+            kind: EventKind::CertificateIssued,
+            request_id: "r".into(),
+            identity: Subject {
+                issuer: "i".into(),
+                subject: name.into(),
+                email: None,
+            },
+            client_addr: None,
+            device: None,
+            rule: Some("sre".into()),
+            certificate: None,
+        }
+    }
+
+    #[test]
+    fn control_characters_stay_escaped_in_one_line() {
+        let text = record("eve\n{\"forged\":true}\u{1b}[2J").canonical();
+        assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+        let back: AuditRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, record("eve\n{\"forged\":true}\u{1b}[2J"));
+    }
+
+    #[test]
+    fn the_chain_depends_on_order_and_content() {
+        let a = chain_hash(GENESIS, &record("a").canonical());
+        let b = chain_hash(&a, &record("b").canonical());
+        let b_first = chain_hash(GENESIS, &record("b").canonical());
+        assert_ne!(chain_hash(&b_first, &record("a").canonical()), b);
+        assert_ne!(chain_hash(&a, &record("c").canonical()), b);
+        assert_eq!(a.len(), 64);
+    }
+}

@@ -1,0 +1,57 @@
+//! `zt-broker` command line: one file per subcommand. The clap definitions
+//! here depend only on clap, so man pages and completions are generated
+//! from them.
+
+pub mod dev;
+pub mod init;
+pub mod serve;
+pub mod sign_host;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::{EXIT_CODES_HELP, Failure};
+
+#[derive(Debug, Parser)]
+#[command(name = "zt-broker", version, about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates", after_help = EXIT_CODES_HELP)]
+pub struct BrokerCli {
+    #[command(subcommand)]
+    pub command: BrokerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrokerCommand {
+    /// Create CA keys, a config file and a starter policy in a directory
+    Init(init::InitArgs),
+    /// Run the broker from a config file
+    Serve(serve::ServeArgs),
+    /// Development only: a loopback broker with a built-in test identity provider
+    Dev(dev::DevArgs),
+    /// Sign a host key with the host CA (local admin command)
+    SignHost(sign_host::SignHostArgs),
+}
+
+pub fn run(cli: BrokerCli) -> Result<(), Failure> {
+    match cli.command {
+        BrokerCommand::Init(args) => init::run(args),
+        BrokerCommand::Serve(args) => serve::run(args),
+        BrokerCommand::Dev(args) => dev::run(args),
+        BrokerCommand::SignHost(args) => sign_host::run(args),
+    }
+}
+
+/// A multi-thread runtime for the server commands.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::unexpected(format!("cannot start the async runtime: {e}")))
+}
+
+pub(crate) fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ZT_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

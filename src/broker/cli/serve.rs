@@ -1,0 +1,60 @@
+//! `zt-broker serve`: load config, keys, policy and store; serve HTTP(S).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::broker::config::BrokerConfig;
+use crate::broker::http;
+use crate::broker::keys::BrokerKeys;
+use crate::broker::service::Broker;
+use crate::broker::store::sqlite::SqliteStore;
+use crate::exit::{Exit, Failure};
+use crate::policy::Policy;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Path of zt-broker.toml
+    #[arg(long, env = "ZT_BROKER_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Everything loaded from a config file, ready to serve.
+pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
+    let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
+    let policy = load_policy(&config.policy)?;
+    let store = SqliteStore::open(&config.store.sqlite)
+        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))?;
+    Ok(Broker::new(config, keys, policy, Arc::new(store)))
+}
+
+pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
+    Policy::from_toml(&text).map_err(|e| Failure::config(format!("{}: {e}", path.display())))
+}
+
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    super::init_logging();
+    let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
+    let listener = std::net::TcpListener::bind(config.server.listen).map_err(|e| {
+        Failure::new(
+            Exit::Config,
+            format!("cannot listen on {}: {e}", config.server.listen),
+        )
+    })?;
+    let tls = config
+        .server
+        .tls_certificate
+        .clone()
+        .zip(config.server.tls_key.clone());
+    if tls.is_none() && !config.server.listen.ip().is_loopback() {
+        tracing::warn!(listen = %config.server.listen, "INSECURE: serving plain HTTP on a non-loopback address (server.insecure_http = true); tokens cross the network in clear unless a TLS proxy fronts this broker");
+    }
+    let broker = Arc::new(load(config)?);
+    tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), public_url = %broker.config().server.public_url, "zt-broker serving");
+    super::runtime()?
+        .block_on(http::serve(listener, http::router(broker), tls))
+        .map_err(|e| Failure::unexpected(format!("server failed: {e}")))
+}

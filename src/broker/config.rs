@@ -1,0 +1,237 @@
+//! `zt-broker.toml`: where the broker listens, which IdP it trusts, where
+//! its keys, policy and store live. Relative paths are resolved against the
+//! config file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    pub server: ServerConfig,
+    pub identity_provider: IdpConfig,
+    #[serde(default)]
+    pub tokens: TokenConfig,
+    pub keys: KeyPaths,
+    pub policy: PathBuf,
+    pub store: StoreConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The URL clients use to reach the broker (issuer of broker tokens,
+    /// base of DPoP `htu`). No trailing slash.
+    pub public_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_certificate: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address. For a TLS-terminating
+    /// proxy in front; logged loudly at start.
+    #[serde(default)]
+    pub insecure_http: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpConfig {
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    IdpConfig::default_scopes()
+}
+
+impl IdpConfig {
+    pub fn default_scopes() -> Vec<String> {
+        ["openid", "email", "profile", "groups", "offline_access"]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    #[serde(default = "default_token_ttl")]
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            audience: default_audience(),
+            access_token_ttl_secs: default_token_ttl(),
+        }
+    }
+}
+
+fn default_audience() -> String {
+    "zt-broker".into()
+}
+
+fn default_token_ttl() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPaths {
+    pub user_ca: PathBuf,
+    pub host_ca: PathBuf,
+    pub token_signing: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub sqlite: PathBuf,
+}
+
+/// Whether `host` names the loopback interface.
+pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// An http(s) URL the broker may talk to or advertise: HTTPS, or HTTP on
+/// loopback only; no credentials, query or fragment.
+pub fn check_service_url(what: &str, text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text)
+        .map_err(|e| ConfigError::Invalid(format!("{what} {text:?} is not a URL: {e}")))?;
+    let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(ConfigError::Invalid(format!(
+                "{what} {text:?} must use https (plain http is allowed only on loopback)"
+            )));
+        }
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(ConfigError::Invalid(format!(
+            "{what} {text:?} must not carry credentials, a query or a fragment"
+        )));
+    }
+    Ok(url)
+}
+
+impl BrokerConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: BrokerConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.keys.user_ca);
+        fix(&mut self.keys.host_ca);
+        fix(&mut self.keys.token_signing);
+        fix(&mut self.policy);
+        fix(&mut self.store.sqlite);
+        if let Some(p) = self.server.tls_certificate.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.server.tls_key.as_mut() {
+            fix(p);
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_service_url("identity_provider.issuer", &self.identity_provider.issuer)?;
+        let public = Url::parse(&self.server.public_url)
+            .map_err(|e| ConfigError::Invalid(format!("server.public_url is not a URL: {e}")))?;
+        if self.server.public_url.ends_with('/') || public.query().is_some() {
+            return Err(ConfigError::Invalid(
+                "server.public_url must have no trailing slash or query".into(),
+            ));
+        }
+        if self.server.tls_certificate.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "server.tls_certificate and server.tls_key go together".into(),
+            ));
+        }
+        let tls = self.server.tls_certificate.is_some();
+        if !tls && !self.server.listen.ip().is_loopback() && !self.server.insecure_http {
+            return Err(ConfigError::Invalid(format!(
+                "refusing plain HTTP on {}: configure server.tls_certificate/tls_key, or set server.insecure_http = true behind a TLS proxy",
+                self.server.listen
+            )));
+        }
+        if self.identity_provider.client_id.is_empty() {
+            return Err(ConfigError::Invalid(
+                "identity_provider.client_id is empty".into(),
+            ));
+        }
+        if !(30..=3600).contains(&self.tokens.access_token_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "tokens.access_token_ttl_secs must be between 30 and 3600".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_urls_must_be_https_except_loopback() {
+        assert!(check_service_url("x", "https://idp.example").is_ok());
+        assert!(check_service_url("x", "http://127.0.0.1:9000").is_ok());
+        assert!(check_service_url("x", "http://localhost:9000/realm").is_ok());
+        assert!(check_service_url("x", "http://idp.example").is_err());
+        assert!(check_service_url("x", "file:///etc/passwd").is_err());
+        assert!(check_service_url("x", "https://user:pw@idp.example").is_err());
+    }
+}

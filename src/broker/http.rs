@@ -1,0 +1,187 @@
+//! HTTP surface of the broker: routes, thin handlers, request limits and
+//! timeouts, and the listener (HTTPS with rustls, or plain HTTP on
+//! loopback / behind an explicit insecure flag).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Json, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::error::BrokerError;
+use super::service::{Broker, RequestMeta};
+use crate::proto;
+
+/// Largest request body accepted; a certificate request with an RSA-8192
+/// key and its signature is well under this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn router(broker: Arc<Broker>) -> Router {
+    Router::new()
+        .route(proto::WELL_KNOWN_PATH, get(configuration))
+        .route(proto::TOKEN_PATH, post(token))
+        .route(proto::CERTIFICATE_PATH, post(certificate))
+        .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
+        .route(proto::READY_PATH, get(ready))
+        .fallback(|| async {
+            BrokerError::new(
+                StatusCode::NOT_FOUND,
+                proto::error_code::NOT_FOUND,
+                "no such endpoint",
+            )
+        })
+        .with_state(broker)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn meta(headers: &HeaderMap, addr: SocketAddr) -> RequestMeta {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    RequestMeta {
+        request_id: crate::jose::random_id(),
+        client_addr: Some(addr),
+        dpop: text("dpop"),
+        authorization: text(header::AUTHORIZATION.as_str()),
+        now: now(),
+    }
+}
+
+fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn configuration(State(broker): State<Arc<Broker>>) -> Json<proto::BrokerConfiguration> {
+    Json(broker.configuration())
+}
+
+async fn ready(State(broker): State<Arc<Broker>>) -> Result<&'static str, BrokerError> {
+    broker.ready().await.map(|()| "ready\n")
+}
+
+async fn token(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<proto::TokenExchangeRequest>, FormRejection>,
+) -> Result<Response, BrokerError> {
+    let Form(req) = form
+        .map_err(|e| BrokerError::bad_request(format!("bad token request: {}", e.body_text())))?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .exchange(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    Ok(no_store(Json(response)))
+}
+
+async fn certificate(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<proto::CertificateRequest>, JsonRejection>,
+) -> Result<Response, BrokerError> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .issue_certificate(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
+    Ok(no_store(Json(response)))
+}
+
+fn json_rejection(e: JsonRejection) -> BrokerError {
+    match e {
+        JsonRejection::BytesRejection(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            BrokerError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                proto::error_code::INVALID_REQUEST,
+                format!("request body over {MAX_BODY_BYTES} bytes"),
+            )
+        }
+        e => BrokerError::bad_request(format!("bad JSON body: {}", e.body_text())),
+    }
+}
+
+fn log_refusal(meta: &RequestMeta, e: &BrokerError) {
+    // The description is ours (never the caller's raw input), and `%`
+    // formatting of tracing fields escapes nothing, so keep it on one line.
+    tracing::info!(request_id = %meta.request_id, status = e.status.as_u16(), code = e.code, reason = %e.description.replace(['\n', '\r'], " "), "request refused");
+}
+
+/// Serve `router` on `listener` until ctrl-c/SIGTERM.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    router: Router,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            let mut server = axum_server::from_tcp_rustls(listener, config)?.handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(Some(HEADER_READ_TIMEOUT));
+            server.serve(service).await
+        }
+        None => {
+            let mut server = axum_server::from_tcp(listener)?.handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(Some(HEADER_READ_TIMEOUT));
+            server.serve(service).await
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,158 @@
+//! The broker's private keys on disk: the user CA, the host CA (OpenSSH
+//! private keys) and the token-signing key (PKCS#8 PEM). All are created
+//! once by `zt-broker init`, 0600, and never overwritten.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
+
+use super::config::KeyPaths;
+use crate::files::{self, FileError};
+use crate::jose::SigningKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{0} is missing; run `zt-broker init` first")]
+    Missing(String),
+    #[error("{path} is not a valid {what}")]
+    Invalid { path: String, what: &'static str },
+    #[error("could not generate a key: {0}")]
+    Generate(String),
+}
+
+pub struct BrokerKeys {
+    pub user_ca: PrivateKey,
+    pub host_ca: PrivateKey,
+    pub token: SigningKey,
+}
+
+impl BrokerKeys {
+    pub fn load(paths: &KeyPaths) -> Result<Self, KeyError> {
+        Ok(BrokerKeys {
+            user_ca: load_ca(&paths.user_ca)?,
+            host_ca: load_ca(&paths.host_ca)?,
+            token: load_token_key(&paths.token_signing)?,
+        })
+    }
+
+    /// Create all three keys; fails without touching anything if any exists.
+    pub fn create(paths: &KeyPaths) -> Result<Self, KeyError> {
+        for p in [&paths.user_ca, &paths.host_ca, &paths.token_signing] {
+            if std::fs::symlink_metadata(p).is_ok() {
+                return Err(FileError::Exists(p.clone()).into());
+            }
+        }
+        let user_ca = new_ca(&paths.user_ca)?;
+        let host_ca = new_ca(&paths.host_ca)?;
+        let token = SigningKey::generate().map_err(|e| KeyError::Generate(e.to_string()))?;
+        files::create_private(
+            &paths.token_signing,
+            pem("PRIVATE KEY", token.pkcs8()).as_bytes(),
+        )?;
+        Ok(BrokerKeys {
+            user_ca,
+            host_ca,
+            token,
+        })
+    }
+
+    pub fn user_ca_public(&self) -> PublicKey {
+        self.user_ca.public_key().clone()
+    }
+
+    pub fn host_ca_public(&self) -> PublicKey {
+        self.host_ca.public_key().clone()
+    }
+}
+
+fn new_ca(path: &Path) -> Result<PrivateKey, KeyError> {
+    let mut key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    key.set_comment(format!("zt-broker {name}"));
+    let text = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+    files::create_private(path, text.as_bytes())?;
+    files::write_public(
+        &path.with_extension("pub"),
+        format!("{}\n", openssh_public(key.public_key())).as_bytes(),
+    )?;
+    Ok(key)
+}
+
+fn load_ca(path: &Path) -> Result<PrivateKey, KeyError> {
+    let bytes =
+        files::read_secret(path)?.ok_or_else(|| KeyError::Missing(path.display().to_string()))?;
+    let invalid = || KeyError::Invalid {
+        path: path.display().to_string(),
+        what: "OpenSSH Ed25519 private key",
+    };
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let key = PrivateKey::from_openssh(text).map_err(|_| invalid())?;
+    if key.algorithm() != Algorithm::Ed25519 || key.is_encrypted() {
+        return Err(invalid());
+    }
+    Ok(key)
+}
+
+fn load_token_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let bytes =
+        files::read_secret(path)?.ok_or_else(|| KeyError::Missing(path.display().to_string()))?;
+    let invalid = || KeyError::Invalid {
+        path: path.display().to_string(),
+        what: "PKCS#8 P-256 private key",
+    };
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(body.trim()).map_err(|_| invalid())?;
+    SigningKey::from_pkcs8(&der).map_err(|_| invalid())
+}
+
+/// `ssh-ed25519 AAAA… comment` without a trailing newline.
+pub fn openssh_public(key: &PublicKey) -> String {
+    key.to_openssh().expect("public keys always encode")
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_keys_load_back_and_are_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = KeyPaths {
+            user_ca: dir.path().join("user_ca"),
+            host_ca: dir.path().join("host_ca"),
+            token_signing: dir.path().join("token_key.pem"),
+        };
+        let made = BrokerKeys::create(&paths).unwrap();
+        let loaded = BrokerKeys::load(&paths).unwrap();
+        assert_eq!(made.user_ca_public(), loaded.user_ca_public());
+        assert_eq!(made.token.thumbprint(), loaded.token.thumbprint());
+        assert_ne!(made.user_ca_public(), made.host_ca_public());
+        assert!(BrokerKeys::create(&paths).is_err());
+        assert_eq!(
+            BrokerKeys::load(&paths).unwrap().user_ca_public(),
+            made.user_ca_public()
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! zt-broker: HTTP handlers (thin) → service (logic) → store.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod idp;
+pub mod keys;
+pub mod service;
+pub mod store;

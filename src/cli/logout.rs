@@ -1,0 +1,76 @@
+//! `zt logout`: revoke the refresh token at the IdP (when it offers
+//! revocation), remove the agent entry, delete local state and secrets.
+
+use clap::Args;
+
+use super::Ctx;
+use crate::client::credentials::{DEVICE_KEY, REFRESH_TOKEN};
+use crate::client::oidc::Idp;
+use crate::client::session::Session;
+use crate::exit::Failure;
+use crate::files;
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {}
+
+pub fn run(_args: LogoutArgs, ctx: &Ctx) -> Result<(), Failure> {
+    let secrets = ctx.secrets()?;
+    let session = Session::load(&ctx.paths).ok().flatten();
+    let mut revoked = false;
+    if let (Some(session), Some(token)) = (&session, secrets.get(REFRESH_TOKEN)?) {
+        let result = super::runtime()?.block_on(async {
+            let idp = Idp::discover(
+                crate::client::http::client()?,
+                &session.issuer,
+                &session.client_id,
+            )
+            .await?;
+            idp.revoke(&token).await
+        });
+        match result {
+            Ok(done) => revoked = done,
+            // Local cleanup still happens; say that the IdP session may live on.
+            Err(e) => eprintln!(
+                "zt: could not revoke the session at the identity provider ({e}); removing local state anyway"
+            ),
+        }
+    }
+    if session
+        .as_ref()
+        .and_then(|s| s.certificate.as_ref())
+        .is_some_and(|c| c.in_agent)
+    {
+        if let Some(cert) = std::fs::read_to_string(ctx.paths.certificate_file())
+            .ok()
+            .and_then(|t| ssh_key::Certificate::from_openssh(t.trim()).ok())
+        {
+            let _ = crate::client::agent::remove(&cert);
+        }
+    }
+    secrets.delete(REFRESH_TOKEN)?;
+    secrets.delete(DEVICE_KEY)?;
+    for path in [
+        ctx.paths.key_file(),
+        ctx.paths.public_key_file(),
+        ctx.paths.certificate_file(),
+        ctx.paths.known_hosts_file(),
+        ctx.paths.session_file(),
+    ] {
+        files::remove(&path)?;
+    }
+    if ctx.json {
+        super::print_json(
+            &serde_json::json!({ "event": "logout", "profile": ctx.profile, "revoked_at_idp": revoked }),
+        );
+    }
+    eprintln!(
+        "Logged out of profile {}{}.",
+        ctx.profile,
+        if revoked {
+            " (session revoked at the identity provider)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `zt ssh [ssh options] [user@]host [command…]`: make sure a certificate
+//! with at least two minutes left is in place (no network when there is;
+//! silent renewal when not), then replace this process with OpenSSH.
+
+use std::ffi::OsString;
+use std::process::Command;
+
+use clap::Args;
+
+use super::Ctx;
+use crate::client::broker::unix_now;
+use crate::client::session::{self, RENEW_MARGIN_SECS, Session};
+use crate::client::ssh_args::{self, Identity};
+use crate::exit::{Exit, Failure};
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct SshArgs {
+    /// ssh options, destination and remote command, as for ssh(1)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., required = true, value_name = "SSH_ARGS")]
+    pub args: Vec<OsString>,
+}
+
+pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
+    let invocation =
+        ssh_args::parse(&args.args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    let mut session = Session::load(&ctx.paths)?.ok_or_else(|| {
+        Failure::login_required(format!("profile {:?} is not logged in", ctx.profile))
+    })?;
+    if session
+        .usable_certificate(&ctx.paths, unix_now(), RENEW_MARGIN_SECS)
+        .is_none()
+    {
+        let secrets = ctx.secrets()?;
+        super::runtime()?.block_on(session::renew(&ctx.paths, &secrets, &mut session))?;
+    }
+    let cert = session
+        .certificate
+        .as_ref()
+        .ok_or_else(|| Failure::unexpected("no certificate after renewal"))?;
+    let paths = &ctx.paths;
+    let identity_file = if cert.in_agent {
+        paths.public_key_file()
+    } else {
+        paths.key_file()
+    };
+    let argv = ssh_args::build(
+        &invocation,
+        &Identity {
+            certificate: &paths.certificate_file(),
+            identity_file: &identity_file,
+            known_hosts: &paths.known_hosts_file(),
+            use_agent: cert.in_agent,
+        },
+    );
+    let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
+    exec(Command::new(&program).args(argv), &program)
+}
+
+#[cfg(unix)]
+fn exec(command: &mut Command, program: &std::ffi::OsStr) -> Result<u8, Failure> {
+    use std::os::unix::process::CommandExt;
+    // exec only returns on failure; on success ssh's exit status is ours.
+    let error = command.exec();
+    Err(
+        Failure::config(format!("cannot run {}: {error}", program.to_string_lossy()))
+            .hint("install OpenSSH's client (ssh)"),
+    )
+}
+
+#[cfg(not(unix))]
+fn exec(command: &mut Command, program: &std::ffi::OsStr) -> Result<u8, Failure> {
+    let status = command
+        .status()
+        .map_err(|e| Failure::config(format!("cannot run {}: {e}", program.to_string_lossy())))?;
+    Ok(status.code().unwrap_or(255) as u8)
+}

@@ -1,0 +1,80 @@
+//! `zt status`: identity, broker, certificate expiry. Exits 3 when not
+//! logged in or when the certificate has expired. Offline.
+
+use clap::Args;
+
+use super::Ctx;
+use crate::client::broker::unix_now;
+use crate::client::session::{Session, remaining};
+use crate::exit::Failure;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
+    let session = Session::load(&ctx.paths)?.ok_or_else(|| {
+        Failure::login_required(format!("profile {:?} is not logged in", ctx.profile))
+    })?;
+    let now = unix_now();
+    let cert = session.certificate.as_ref();
+    let left = cert
+        .map(|c| c.valid_before as i64 - now as i64)
+        .unwrap_or(0);
+    if ctx.json {
+        super::print_json(&serde_json::json!({
+            "profile": ctx.profile,
+            "broker": session.broker,
+            "identity": { "issuer": session.issuer, "subject": session.subject, "email": session.email, "groups": session.groups },
+            "certificate": cert.map(|c| serde_json::json!({
+                "serial": c.serial, "key_id": c.key_id, "principals": c.principals,
+                "valid_after": c.valid_after, "valid_before": c.valid_before, "rule": c.rule,
+                "in_agent": c.in_agent, "expired": left <= 0,
+            })),
+        }));
+    } else {
+        eprintln!("profile:      {}", ctx.profile);
+        eprintln!("broker:       {}", session.broker);
+        eprintln!(
+            "identity:     {} ({})",
+            session.email.as_deref().unwrap_or(&session.subject),
+            session.issuer
+        );
+        eprintln!(
+            "groups:       {}",
+            if session.groups.is_empty() {
+                "(none)".into()
+            } else {
+                session.groups.join(", ")
+            }
+        );
+        match cert {
+            Some(c) => {
+                eprintln!("principals:   {}", c.principals.join(", "));
+                eprintln!(
+                    "certificate:  serial {} (rule {}), {}",
+                    c.serial,
+                    c.rule,
+                    if left > 0 {
+                        format!("{} left", remaining(left))
+                    } else {
+                        "expired".into()
+                    }
+                );
+                eprintln!(
+                    "key:          {}",
+                    if c.in_agent {
+                        "in ssh-agent"
+                    } else {
+                        "0600 file in the runtime directory"
+                    }
+                );
+            }
+            None => eprintln!("certificate:  none"),
+        }
+    }
+    if left <= 0 {
+        return Err(Failure::login_required("the certificate has expired")
+            .hint("`zt ssh` renews it silently, or run `zt login`"));
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Talking to zt-broker: discovery, token exchange and certificate
+//! requests, each POST with a fresh DPoP proof from the device key.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+
+use crate::dpop;
+use crate::exit::{Exit, Failure};
+use crate::jose::SigningKey;
+use crate::proto::{self, BrokerConfiguration, CertificateRequest, CertificateResponse, ErrorBody};
+
+pub struct BrokerClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl BrokerClient {
+    pub fn new(http: reqwest::Client, broker_url: &str) -> Result<Self, Failure> {
+        super::http::check_url("broker URL", broker_url)?;
+        Ok(BrokerClient {
+            http,
+            base: broker_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub async fn configuration(&self) -> Result<BrokerConfiguration, Failure> {
+        let url = format!("{}{}", self.base, proto::WELL_KNOWN_PATH);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| super::http::unreachable("the broker", e))?;
+        let config: BrokerConfiguration = read(response).await?;
+        if config.api_version != proto::API_VERSION {
+            return Err(Failure::config(format!(
+                "the broker speaks API version {}, this zt speaks {}",
+                config.api_version,
+                proto::API_VERSION
+            ))
+            .hint("upgrade zt or the broker so they match"));
+        }
+        if config.broker != self.base {
+            return Err(Failure::config(format!(
+                "the broker at {} calls itself {}; use that URL with --broker",
+                self.base, config.broker
+            )));
+        }
+        Ok(config)
+    }
+
+    /// RFC 8693 exchange of an ID token for a DPoP-bound broker token.
+    pub async fn exchange(
+        &self,
+        config: &BrokerConfiguration,
+        device: &SigningKey,
+        id_token: &str,
+    ) -> Result<String, Failure> {
+        let (proof, _) =
+            dpop::create_proof(device, "POST", &config.token_endpoint, unix_now(), None)
+                .map_err(|e| Failure::unexpected(e.to_string()))?;
+        let form = proto::TokenExchangeRequest {
+            grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
+            subject_token: id_token.into(),
+            subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
+            audience: None,
+            requested_token_type: None,
+        };
+        let response = self
+            .http
+            .post(&config.token_endpoint)
+            .header("DPoP", proof)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| super::http::unreachable("the broker", e))?;
+        let token: proto::TokenExchangeResponse = read(response).await?;
+        Ok(token.access_token)
+    }
+
+    /// Ask for a certificate for `ssh_key`, proving possession of it.
+    pub async fn certificate(
+        &self,
+        config: &BrokerConfiguration,
+        device: &SigningKey,
+        access_token: &str,
+        ssh_key: &ssh_key::PrivateKey,
+    ) -> Result<CertificateResponse, Failure> {
+        let url = &config.certificate_endpoint;
+        let (proof, jti) = dpop::create_proof(device, "POST", url, unix_now(), Some(access_token))
+            .map_err(|e| Failure::unexpected(e.to_string()))?;
+        let public_key = ssh_key
+            .public_key()
+            .to_openssh()
+            .map_err(|e| Failure::unexpected(e.to_string()))?;
+        let message = crate::ca::possession_message(&jti, &public_key);
+        let possession_proof = crate::ca::sign_possession(ssh_key, &message)
+            .map_err(|e| Failure::unexpected(e.to_string()))?;
+        let body = CertificateRequest {
+            public_key,
+            possession_proof,
+            principals: None,
+            ttl_secs: None,
+        };
+        let response = self
+            .http
+            .post(url)
+            .header("Authorization", format!("DPoP {access_token}"))
+            .header("DPoP", proof)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| super::http::unreachable("the broker", e))?;
+        read(response).await
+    }
+}
+
+/// Decode a broker response, mapping its errors to exit codes.
+async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Failure> {
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| super::http::unreachable("the broker", e))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::unexpected(format!(
+                "the broker sent a response zt does not understand: {e}"
+            ))
+        });
+    }
+    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+    let description = body
+        .map(|b| {
+            format!(
+                "{} ({})",
+                sanitize(&b.error_description),
+                sanitize(&b.error)
+            )
+        })
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    Err(match status {
+        StatusCode::FORBIDDEN => Failure::new(
+            Exit::Denied,
+            format!("the broker denied the request: {description}"),
+        ),
+        StatusCode::UNAUTHORIZED => {
+            Failure::login_required(format!("the broker refused the credentials: {description}"))
+        }
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            Failure::new(
+                Exit::Unreachable,
+                format!("the broker is unavailable: {description}"),
+            )
+        }
+        StatusCode::BAD_REQUEST if description.contains("invalid_grant") => {
+            Failure::login_required(format!(
+                "the broker refused the identity token: {description}"
+            ))
+        }
+        _ => Failure::unexpected(format!("the broker answered {status}: {description}")),
+    })
+}
+
+/// Text from the network goes to a terminal: drop control characters so a
+/// hostile server cannot rewrite the screen.
+pub fn sanitize(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(500).collect()
+}

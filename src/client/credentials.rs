@@ -1,0 +1,141 @@
+//! Where zt keeps its two secrets per profile — the IdP refresh token and
+//! the device (DPoP) key: the OS keyring when one works, else a 0600 file
+//! in zt's private state directory, said once to the user.
+//!
+//! `ZT_CREDENTIAL_STORE=keyring|file` forces a backend (CI, tests).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::exit::Failure;
+use crate::files;
+
+pub const REFRESH_TOKEN: &str = "refresh-token";
+pub const DEVICE_KEY: &str = "device-key";
+
+pub enum Secrets {
+    Keyring { service: String },
+    File { dir: PathBuf },
+}
+
+impl Secrets {
+    /// Pick a backend for the profile whose state lives in `state_dir`.
+    pub fn open(state_dir: &Path, profile: &str) -> Result<Self, Failure> {
+        // The keyring is shared by every zt state directory of this user
+        // (tests, several HOMEs); the service name keeps them apart.
+        let digest = crate::jose::sha256_b64(state_dir.to_string_lossy().as_bytes());
+        let service = format!("zt:{profile}:{}", &digest[..16]);
+        let choice = std::env::var("ZT_CREDENTIAL_STORE").unwrap_or_default();
+        let file = Secrets::File {
+            dir: state_dir.join("secrets"),
+        };
+        match choice.as_str() {
+            "file" => return Ok(file),
+            "keyring" => {
+                keyring_ready().map_err(|e| {
+                    Failure::config(format!(
+                        "ZT_CREDENTIAL_STORE=keyring, but no keyring works: {e}"
+                    ))
+                })?;
+                return Ok(Secrets::Keyring { service });
+            }
+            "" => {}
+            other => {
+                return Err(Failure::config(format!(
+                    "ZT_CREDENTIAL_STORE={other:?}: use keyring or file"
+                )));
+            }
+        }
+        match keyring_ready() {
+            Ok(()) => Ok(Secrets::Keyring { service }),
+            Err(why) => {
+                let notice = state_dir.join(".file-secrets-notice");
+                if !notice.exists() {
+                    eprintln!(
+                        "zt: no OS keyring is available ({why}); keeping zt's secrets in {} (0600) instead",
+                        state_dir.join("secrets").display()
+                    );
+                    let _ = files::write_private(&notice, b"told\n");
+                }
+                Ok(file)
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Secrets::Keyring { .. } => "OS keyring".into(),
+            Secrets::File { dir } => format!("file {}", dir.display()),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Result<Option<String>, Failure> {
+        match self {
+            Secrets::Keyring { service } => match entry(service, name)?.get_password() {
+                Ok(v) => Ok(Some(v)),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(Failure::unexpected(format!("keyring read failed: {e}"))),
+            },
+            Secrets::File { dir } => {
+                let bytes = files::read_secret(&dir.join(name))?;
+                Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+            }
+        }
+    }
+
+    pub fn set(&self, name: &str, value: &str) -> Result<(), Failure> {
+        match self {
+            Secrets::Keyring { service } => entry(service, name)?
+                .set_password(value)
+                .map_err(|e| Failure::unexpected(format!("keyring write failed: {e}"))),
+            Secrets::File { dir } => Ok(files::write_private(&dir.join(name), value.as_bytes())?),
+        }
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), Failure> {
+        match self {
+            Secrets::Keyring { service } => match entry(service, name)?.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+                Err(e) => Err(Failure::unexpected(format!("keyring delete failed: {e}"))),
+            },
+            Secrets::File { dir } => Ok(files::remove(&dir.join(name))?),
+        }
+    }
+}
+
+fn entry(service: &str, name: &str) -> Result<keyring_core::Entry, Failure> {
+    keyring_core::Entry::new(service, name)
+        .map_err(|e| Failure::unexpected(format!("keyring: {e}")))
+}
+
+/// Install the platform store once and prove it can round-trip a value.
+fn keyring_ready() -> Result<(), String> {
+    static READY: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    READY
+        .get_or_init(|| {
+            install_store()?;
+            let probe = keyring_core::Entry::new("zt:probe", &crate::jose::random_id())
+                .map_err(|e| e.to_string())?;
+            probe.set_password("probe").map_err(|e| e.to_string())?;
+            let back = probe.get_password().map_err(|e| e.to_string());
+            let _ = probe.delete_credential();
+            (back? == "probe")
+                .then_some(())
+                .ok_or_else(|| "the keyring returned another value".into())
+        })
+        .clone()
+}
+
+#[cfg(target_os = "linux")]
+fn install_store() -> Result<(), String> {
+    let store = linux_keyutils_keyring_store::Store::new().map_err(|e| e.to_string())?;
+    let store: Arc<keyring_core::CredentialStore> = store;
+    keyring_core::set_default_store(store);
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn install_store() -> Result<(), String> {
+    let _ = Arc::<()>::new(());
+    Err("no keyring backend is built for this platform yet".into())
+}

@@ -1,0 +1,80 @@
+//! The client's HTTP: one reqwest client (rustls, no redirects, timeouts)
+//! and its adapter for the `openidconnect` crate.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::broker::config::is_loopback_host;
+use crate::exit::{Exit, Failure};
+
+/// HTTPS, or HTTP on loopback (development); nothing else.
+pub fn check_url(what: &str, text: &str) -> Result<url::Url, Failure> {
+    let url = url::Url::parse(text)
+        .map_err(|e| Failure::config(format!("{what} {text:?} is not a URL: {e}")))?;
+    let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(Failure::config(format!(
+            "{what} {text:?} must use https (plain http only on loopback)"
+        ))),
+    }
+}
+
+pub fn client() -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        // A redirect could send tokens to another host; OAuth endpoints
+        // never need one.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("zt/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Failure::unexpected(format!("cannot build the HTTP client: {e}")))
+}
+
+pub fn unreachable(what: &str, e: impl std::fmt::Display) -> Failure {
+    Failure::new(Exit::Unreachable, format!("{what} is unreachable: {e}"))
+        .hint("check the network and the URL; `zt status` shows the configured broker")
+}
+
+/// `openidconnect` speaks `http` crate requests; this runs them on reqwest.
+#[derive(Clone)]
+pub struct OidcHttp(pub reqwest::Client);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OidcHttpError(String);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for OidcHttp {
+    type Error = OidcHttpError;
+    type Future = Pin<
+        Box<dyn Future<Output = Result<openidconnect::HttpResponse, OidcHttpError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            let mut builder = self.0.request(parts.method, &url).body(body);
+            for (name, value) in &parts.headers {
+                builder = builder.header(name, value);
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| OidcHttpError(e.to_string()))?;
+            let mut out = openidconnect::http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                out = out.header(name, value);
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| OidcHttpError(e.to_string()))?;
+            out.body(bytes.to_vec())
+                .map_err(|e| OidcHttpError(e.to_string()))
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! Client-side I/O: the broker client, the OIDC device flow, credential
+//! storage, ssh-agent, paths and the login session.
+
+pub mod agent;
+pub mod broker;
+pub mod credentials;
+pub mod http;
+pub mod oidc;
+pub mod paths;
+pub mod profile;
+pub mod session;
+pub mod ssh_args;

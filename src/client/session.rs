@@ -1,0 +1,266 @@
+//! A profile's login session: what zt remembers between runs (non-secret
+//! facts in `session.json`; secrets in [`super::credentials`]) and the one
+//! routine that gets a fresh certificate — used by login and by silent
+//! renewal alike.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use ssh_key::{Algorithm, Certificate, LineEnding, PrivateKey};
+
+use super::broker::{BrokerClient, unix_now};
+use super::credentials::{DEVICE_KEY, REFRESH_TOKEN, Secrets};
+use super::oidc::{Idp, Tokens};
+use super::paths::Paths;
+use crate::exit::Failure;
+use crate::files;
+use crate::jose::{self, SigningKey};
+use crate::proto::BrokerConfiguration;
+
+/// `zt ssh` renews when less than this is left on the certificate.
+pub const RENEW_MARGIN_SECS: u64 = 120;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub broker: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub subject: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub certificate: Option<CertificateInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateInfo {
+    pub serial: u64,
+    pub key_id: String,
+    pub principals: Vec<String>,
+    pub valid_after: u64,
+    pub valid_before: u64,
+    pub rule: String,
+    /// The private key lives in ssh-agent (else in the runtime dir).
+    pub in_agent: bool,
+}
+
+impl Session {
+    pub fn load(paths: &Paths) -> Result<Option<Self>, Failure> {
+        let Some(bytes) = files::read_secret(&paths.session_file())? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Failure::config(format!(
+                "{} is damaged ({e}); run `zt logout` then `zt login`",
+                paths.session_file().display()
+            ))
+        })
+    }
+
+    pub fn save(&self, paths: &Paths) -> Result<(), Failure> {
+        let text =
+            serde_json::to_vec_pretty(self).map_err(|e| Failure::unexpected(e.to_string()))?;
+        Ok(files::write_private(&paths.session_file(), &text)?)
+    }
+
+    /// A certificate usable for at least `margin` more seconds, judged
+    /// from local files only (no network).
+    pub fn usable_certificate(
+        &self,
+        paths: &Paths,
+        now: u64,
+        margin: u64,
+    ) -> Option<&CertificateInfo> {
+        let cert = self.certificate.as_ref()?;
+        let fresh = cert.valid_before >= now + margin;
+        let key_ok = cert.in_agent || paths.key_file().exists();
+        (fresh && key_ok && paths.certificate_file().exists()).then_some(cert)
+    }
+}
+
+/// The device key that DPoP proofs are signed with: created once per
+/// profile, kept in the credential store.
+pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
+    if let Some(text) = secrets.get(DEVICE_KEY)? {
+        if let Some(key) =
+            jose::b64_decode(text.trim()).and_then(|der| SigningKey::from_pkcs8(&der).ok())
+        {
+            return Ok(key);
+        }
+        eprintln!("zt: the stored device key is unreadable; creating a new one");
+    }
+    let key = SigningKey::generate().map_err(|e| Failure::unexpected(e.to_string()))?;
+    secrets.set(DEVICE_KEY, &jose::b64(key.pkcs8()))?;
+    Ok(key)
+}
+
+/// Exchange `id_token` at the broker, then certify a fresh Ed25519 key and
+/// install key + certificate (agent, or 0600 files). Returns the facts.
+pub async fn obtain_certificate(
+    broker: &BrokerClient,
+    config: &BrokerConfiguration,
+    device: &SigningKey,
+    id_token: &str,
+    paths: &Paths,
+    previous: Option<&CertificateInfo>,
+) -> Result<CertificateInfo, Failure> {
+    let access_token = broker.exchange(config, device, id_token).await?;
+    let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)
+        .map_err(|e| Failure::unexpected(format!("cannot generate an SSH key: {e}")))?;
+    let response = broker
+        .certificate(config, device, &access_token, &key)
+        .await?;
+    let cert = Certificate::from_openssh(&response.certificate).map_err(|e| {
+        Failure::unexpected(format!("the broker sent an unreadable certificate: {e}"))
+    })?;
+    check_certificate(&cert, &key, config)?;
+    if previous.is_some_and(|p| p.in_agent) {
+        if let Some(old) = std::fs::read_to_string(paths.certificate_file())
+            .ok()
+            .and_then(|t| Certificate::from_openssh(t.trim()).ok())
+        {
+            let _ = super::agent::remove(&old);
+        }
+    }
+    let in_agent = install(&key, &cert, &response.certificate, paths)?;
+    write_known_hosts(paths, config)?;
+    Ok(CertificateInfo {
+        serial: response.serial,
+        key_id: response.key_id,
+        principals: response.principals,
+        valid_after: response.valid_after,
+        valid_before: response.valid_before,
+        rule: response.rule,
+        in_agent,
+    })
+}
+
+/// The broker is trusted to sign, not to sign *anything*: the certificate
+/// must be for our key, from the advertised user CA, and a user cert.
+fn check_certificate(
+    cert: &Certificate,
+    key: &PrivateKey,
+    config: &BrokerConfiguration,
+) -> Result<(), Failure> {
+    let bad =
+        |why: &str| Failure::unexpected(format!("the broker's certificate is unusable: {why}"));
+    if cert.public_key() != key.public_key().key_data() {
+        return Err(bad("it certifies a different key"));
+    }
+    if cert.cert_type() != ssh_key::certificate::CertType::User {
+        return Err(bad("it is not a user certificate"));
+    }
+    let ca = ssh_key::PublicKey::from(cert.signature_key().clone())
+        .to_openssh()
+        .unwrap_or_default();
+    if !config.user_ca_keys.iter().any(|k| same_key(k, &ca)) {
+        return Err(bad("it is not signed by the broker's advertised user CA"));
+    }
+    Ok(())
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    a.split_whitespace()
+        .take(2)
+        .eq(b.split_whitespace().take(2))
+}
+
+/// Put key and certificate where ssh will find them. Returns whether the
+/// private key went to the agent (and so never touched the disk).
+fn install(
+    key: &PrivateKey,
+    cert: &Certificate,
+    cert_text: &str,
+    paths: &Paths,
+) -> Result<bool, Failure> {
+    let lifetime = cert
+        .valid_before()
+        .saturating_sub(unix_now())
+        .min(u64::from(u32::MAX)) as u32;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| Failure::unexpected(e.to_string()))?;
+    files::write_private(&paths.public_key_file(), format!("{public}\n").as_bytes())?;
+    files::write_private(
+        &paths.certificate_file(),
+        format!("{}\n", cert_text.trim()).as_bytes(),
+    )?;
+    let in_agent =
+        super::agent::socket().is_some() && super::agent::add(key, cert, lifetime, "zt").is_ok();
+    if in_agent {
+        files::remove(&paths.key_file())?;
+    } else {
+        let text = key
+            .to_openssh(LineEnding::LF)
+            .map_err(|e| Failure::unexpected(e.to_string()))?;
+        files::write_private(&paths.key_file(), text.as_bytes())?;
+    }
+    Ok(in_agent)
+}
+
+fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), Failure> {
+    let mut text =
+        String::from("# Written by zt: hosts are trusted only through the broker's host CA.\n");
+    for key in &config.host_ca_keys {
+        let key = super::broker::sanitize(key);
+        text.push_str(&format!("@cert-authority * {key}\n"));
+    }
+    Ok(files::write_private(
+        &paths.known_hosts_file(),
+        text.as_bytes(),
+    )?)
+}
+
+/// Renew without a prompt: refresh token → ID token → exchange → cert.
+pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> Result<(), Failure> {
+    let refresh_token = secrets.get(REFRESH_TOKEN)?.ok_or_else(|| {
+        Failure::login_required(
+            "the certificate has expired and there is no saved session to renew it",
+        )
+    })?;
+    let http = super::http::client()?;
+    let broker = BrokerClient::new(http.clone(), &session.broker)?;
+    let config = broker.configuration().await?;
+    let idp = Idp::discover(
+        http,
+        &config.identity_provider.issuer,
+        &config.identity_provider.client_id,
+    )
+    .await?;
+    let tokens: Tokens = idp.refresh(&refresh_token).await?;
+    if let Some(rotated) = &tokens.refresh_token {
+        secrets.set(REFRESH_TOKEN, rotated)?;
+    }
+    let device = device_key(secrets)?;
+    let cert = obtain_certificate(
+        &broker,
+        &config,
+        &device,
+        &tokens.id_token,
+        paths,
+        session.certificate.as_ref(),
+    )
+    .await?;
+    session.certificate = Some(cert);
+    session.save(paths)
+}
+
+/// A time span for humans: `59m`, `1h 5m`, `expired`.
+pub fn remaining(secs: i64) -> String {
+    if secs <= 0 {
+        return "expired".into();
+    }
+    let d = Duration::from_secs(secs as u64);
+    let (h, m, s) = (d.as_secs() / 3600, d.as_secs() / 60 % 60, d.as_secs() % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}

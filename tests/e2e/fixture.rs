@@ -1,0 +1,227 @@
+//! A real zt-broker (from `zt-broker init` + `serve`) in a temp dir, and a
+//! user with their own HOME/XDG dirs running the real `zt` binary.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::process::{GroupChild, run_ok, wait_until};
+use crate::support::{free_port, tempdir};
+
+pub const ZT: &str = env!("CARGO_BIN_EXE_zt");
+pub const ZT_BROKER: &str = env!("CARGO_BIN_EXE_zt-broker");
+
+pub const POLICY: &str = r#"
+[defaults]
+ttl = "1h"
+max_ttl = "8h"
+
+[[rules]]
+name = "sre"
+match.groups = ["sre"]
+principals = ["ops"]
+extensions = ["permit-pty"]
+
+[[rules]]
+name = "short-lived"
+match.groups = ["dev"]
+principals = ["dev"]
+ttl = "90s"
+"#;
+
+pub struct Broker {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    _child: GroupChild,
+    log: PathBuf,
+}
+
+impl Broker {
+    pub fn start(issuer: &str, policy: &str) -> Broker {
+        let dir = tempdir();
+        let home = dir.path().join("broker");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("policy.toml"), policy).unwrap();
+        let port = free_port();
+        run_ok(
+            Command::new(ZT_BROKER)
+                .args(["init", "--client-id", "zt", "--issuer", issuer])
+                .arg("--dir")
+                .arg(&home)
+                .args(["--listen", &format!("127.0.0.1:{port}")]),
+        );
+        let log = dir.path().join("broker.log");
+        let mut command = Command::new(ZT_BROKER);
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(home.join("zt-broker.toml"))
+            .env("ZT_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        let child = GroupChild::spawn(command).expect("spawn zt-broker");
+        let url = format!("http://127.0.0.1:{port}");
+        let up = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(
+            up,
+            "zt-broker did not come up; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Broker {
+            url,
+            dir,
+            _child: child,
+            log,
+        }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("broker")
+    }
+
+    pub fn user_ca(&self) -> String {
+        std::fs::read_to_string(self.home().join("user_ca.pub"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sign `host_public_line` with the host CA through `zt-broker sign-host`.
+    pub fn sign_host(&self, host_public_line: &str, principals: &str) -> String {
+        let key = self.dir.path().join("host_key.pub");
+        std::fs::write(&key, format!("{host_public_line}\n")).unwrap();
+        run_ok(
+            Command::new(ZT_BROKER)
+                .arg("sign-host")
+                .arg("--config")
+                .arg(self.home().join("zt-broker.toml"))
+                .arg(&key)
+                .args(["--principals", principals]),
+        );
+        std::fs::read_to_string(self.dir.path().join("host_key-cert.pub"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Audit records as JSON, in chain order.
+    pub fn audit(&self) -> Vec<Value> {
+        let conn = rusqlite::Connection::open(self.home().join("zt-broker.db")).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT record FROM audit ORDER BY seq")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|r| serde_json::from_str(&r.unwrap()).unwrap())
+            .collect()
+    }
+}
+
+/// A person with a fresh HOME, running the real `zt`.
+pub struct User {
+    pub home: tempfile::TempDir,
+}
+
+/// The outcome of a `zt` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl User {
+    pub fn new() -> User {
+        User { home: tempdir() }
+    }
+
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.home.path().join("run")
+    }
+
+    pub fn zt(&self) -> Command {
+        let h = self.home.path();
+        let runtime = self.runtime_dir();
+        std::fs::create_dir_all(&runtime).unwrap();
+        let mut command = Command::new(ZT);
+        command
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("ZT_CREDENTIAL_STORE", "file")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("ZT_PROFILE")
+            .env_remove("ZT_BROKER")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.zt().args(args).output().expect("run zt");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `zt login --json`: read the device prompt, let `act` answer it
+    /// (approve, deny, or nothing), then collect the outcome.
+    pub fn login(&self, broker: &Broker, act: impl FnOnce(&str)) -> Run {
+        let stderr_path = self.home.path().join("login.stderr");
+        let mut child = self
+            .zt()
+            .args(["login", "--json", "--broker", &broker.url])
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("spawn zt login");
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        let mut stdout = first.clone();
+        if let Ok(prompt) = serde_json::from_str::<Value>(&first) {
+            assert_eq!(prompt["event"], "device_authorization", "{prompt}");
+            act(prompt["user_code"].as_str().expect("user_code"));
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut rest).unwrap();
+        stdout.push_str(&rest);
+        let status = child.wait().unwrap();
+        Run {
+            code: status.code(),
+            stdout,
+            stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+        }
+    }
+
+    pub fn session(&self) -> Value {
+        let path = self.home.path().join("state/zt/default/session.json");
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    pub fn certificate_path(&self) -> PathBuf {
+        self.runtime_dir().join("zt/default/id_ed25519-cert.pub")
+    }
+}
