@@ -36,7 +36,7 @@ ttl = "90s"
 pub struct Broker {
     pub url: String,
     pub dir: tempfile::TempDir,
-    _child: GroupChild,
+    _child: Option<GroupChild>,
     log: PathBuf,
 }
 
@@ -77,7 +77,19 @@ impl Broker {
         Broker {
             url,
             dir,
-            _child: child,
+            _child: Some(child),
+            log,
+        }
+    }
+
+    /// A broker started elsewhere (e.g. `zt-broker dev`), for logging in.
+    pub fn attach(url: String) -> Broker {
+        let dir = tempdir();
+        let log = dir.path().join("none.log");
+        Broker {
+            url,
+            dir,
+            _child: None,
             log,
         }
     }

@@ -1,6 +1,7 @@
 //! End to end: the real `zt` and `zt-broker` against panva's oidc-provider
 //! and Debian's sshd, all on loopback.
 
+mod dev;
 mod fixture;
 
 use std::time::Duration;
