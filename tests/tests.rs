@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod assets;
 mod e2e;
 mod peers;
 mod support;

@@ -1,0 +1,82 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[zt-broker] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'zt-broker'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'zt-broker'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Create CA keys, a config file and a starter policy in a directory'
+            cand serve 'Run the broker from a config file'
+            cand dev 'Development only: a loopback broker with a built-in test identity provider'
+            cand sign-host 'Sign a host key with the host CA (local admin command)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;init'= {
+            cand --dir 'Directory to create the broker''s files in'
+            cand --issuer 'OpenID Connect issuer URL of the identity provider'
+            cand --client-id 'OAuth client id that zt uses at the identity provider (a public client with the device grant)'
+            cand --audience 'Audience of broker access tokens'
+            cand --listen 'Address to listen on'
+            cand --public-url 'URL clients use to reach the broker [default: http://<listen>]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;serve'= {
+            cand --config 'Path of zt-broker.toml'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;dev'= {
+            cand --listen 'Loopback address to listen on (port 0 picks a free one)'
+            cand --dir 'Directory for keys, policy and database [default: a new temporary directory]'
+            cand --auto-approve 'Approve every device code at once as this development user (alice, bob, carol)'
+            cand --policy 'Policy file to use instead of the starter policy'
+            cand --json 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;sign-host'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --principals 'Host names and addresses the certificate is valid for, comma-separated'
+            cand --ttl 'Lifetime (e.g. 30d, 12h)'
+            cand --out 'Where to write the certificate [default: <host_key without .pub>-cert.pub]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;help'= {
+            cand init 'Create CA keys, a config file and a starter policy in a directory'
+            cand serve 'Run the broker from a config file'
+            cand dev 'Development only: a loopback broker with a built-in test identity provider'
+            cand sign-host 'Sign a host key with the host CA (local admin command)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;help;init'= {
+        }
+        &'zt-broker;help;serve'= {
+        }
+        &'zt-broker;help;dev'= {
+        }
+        &'zt-broker;help;sign-host'= {
+        }
+        &'zt-broker;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,58 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_zt_broker_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_zt_broker_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_zt_broker_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_zt_broker_using_subcommand
+    set -l cmd (__fish_zt_broker_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -s V -l version -d 'Print version'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l dir -d 'Directory to create the broker\'s files in' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l issuer -d 'OpenID Connect issuer URL of the identity provider' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l client-id -d 'OAuth client id that zt uses at the identity provider (a public client with the device grant)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l audience -d 'Audience of broker access tokens' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l listen -d 'Address to listen on' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l public-url -d 'URL clients use to reach the broker [default: http://<listen>]' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l listen -d 'Loopback address to listen on (port 0 picks a free one)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l dir -d 'Directory for keys, policy and database [default: a new temporary directory]' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l auto-approve -d 'Approve every device code at once as this development user (alice, bob, carol)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l policy -d 'Policy file to use instead of the starter policy' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l json -d 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l principals -d 'Host names and addresses the certificate is valid for, comma-separated' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l ttl -d 'Lifetime (e.g. 30d, 12h)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l out -d 'Where to write the certificate [default: <host_key without .pub>-cert.pub]' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,67 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_zt_global_optspecs
+    string join \n profile= json h/help V/version
+end
+
+function __fish_zt_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_zt_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_zt_using_subcommand
+    set -l cmd (__fish_zt_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c zt -n "__fish_zt_needs_command" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_needs_command" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_needs_command" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_needs_command" -s V -l version -d 'Print version'
+complete -c zt -n "__fish_zt_needs_command" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
+complete -c zt -n "__fish_zt_needs_command" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
+complete -c zt -n "__fish_zt_needs_command" -f -a "status" -d 'Show identity, broker, and certificate expiry'
+complete -c zt -n "__fish_zt_needs_command" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
+complete -c zt -n "__fish_zt_needs_command" -f -a "token" -d 'Print a short-lived broker access token'
+complete -c zt -n "__fish_zt_needs_command" -f -a "posture" -d 'Show the device report the broker will see'
+complete -c zt -n "__fish_zt_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c zt -n "__fish_zt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand login" -l broker -d 'Broker URL (saved in the profile for later commands)' -r
+complete -c zt -n "__fish_zt_using_subcommand login" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand login" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand login" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand status" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand status" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand status" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand logout" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand logout" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand token" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand token" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand token" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand posture" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand posture" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand posture" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand completions" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand completions" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "status" -d 'Show identity, broker, and certificate expiry'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "token" -d 'Print a short-lived broker access token'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "posture" -d 'Show the device report the broker will see'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "completions" -d 'Print shell completions'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
