@@ -232,20 +232,28 @@ pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> R
         &config.identity_provider.client_id,
     )
     .await?;
-    let tokens: Tokens = idp.refresh(&refresh_token).await?;
-    if let Some(rotated) = &tokens.refresh_token {
-        secrets.set(REFRESH_TOKEN, rotated)?;
-    }
     let device = device_key(secrets)?;
-    let cert = obtain_certificate(
-        &broker,
-        &config,
-        &device,
-        &tokens.id_token,
-        paths,
-        session.certificate.as_ref(),
-    )
-    .await?;
+    let mut refresh_token = refresh_token;
+    let mut attempt = 0;
+    let cert = loop {
+        let tokens: Tokens = idp.refresh(&refresh_token).await?;
+        if let Some(rotated) = &tokens.refresh_token {
+            secrets.set(REFRESH_TOKEN, rotated)?;
+            refresh_token = rotated.clone();
+        }
+        let previous = session.certificate.as_ref();
+        match obtain_certificate(&broker, &config, &device, &tokens.id_token, paths, previous).await
+        {
+            // An IdP may hand out a byte-identical ID token when asked twice
+            // within one second (same claims, same iat, no jti), and the
+            // broker accepts each ID token once. Ask again a second later.
+            Err(f) if attempt == 0 && f.message.contains("already exchanged") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
+            other => break other?,
+        }
+    };
     session.certificate = Some(cert);
     session.save(paths)
 }
