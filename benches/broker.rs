@@ -201,11 +201,7 @@ struct Client {
     access_token: String,
 }
 
-async fn exchange(
-    http: &reqwest::Client,
-    token_endpoint: &str,
-    id_token: &str,
-) -> Result<Client> {
+async fn exchange(http: &reqwest::Client, token_endpoint: &str, id_token: &str) -> Result<Client> {
     let device = SigningKey::generate()?;
     let (proof, _) = zt::dpop::create_proof(&device, "POST", token_endpoint, unix_now(), None)?;
     let form = proto::TokenExchangeRequest {
@@ -320,10 +316,7 @@ async fn run_level(
         let prepared = (0..count)
             .map(|_| prepare(client, &url))
             .collect::<Result<Vec<_>>>()?;
-        work.push((
-            Arc::new(format!("DPoP {}", client.access_token)),
-            prepared,
-        ));
+        work.push((Arc::new(format!("DPoP {}", client.access_token)), prepared));
     }
     let prep_per_request = prep_start.elapsed() / total.max(1) as u32;
 
@@ -354,10 +347,9 @@ async fn run_level(
                         let status = r.status();
                         match r.bytes().await {
                             Ok(body) if status.is_success() => Ok(body),
-                            Ok(body) => Err(format!(
-                                "HTTP {status}: {}",
-                                String::from_utf8_lossy(&body)
-                            )),
+                            Ok(body) => {
+                                Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
+                            }
                             Err(e) => Err(e.to_string()),
                         }
                     }
