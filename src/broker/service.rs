@@ -370,7 +370,8 @@ fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
     }
 }
 
-fn random_serial() -> u64 {
+/// A random non-zero 63-bit certificate serial.
+pub(crate) fn random_serial() -> u64 {
     let mut bytes = [0u8; 8];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG failed");
     (u64::from_be_bytes(bytes) >> 1).max(1)

@@ -64,11 +64,8 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
         .unwrap_or(0);
     let (valid_after, valid_before) = ca::validity(now, ttl);
     let request_id = crate::jose::random_id();
-    let mut serial_bytes = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut serial_bytes)
-        .map_err(|_| Failure::unexpected("the system RNG failed"))?;
     let spec = HostCertSpec {
-        serial: (u64::from_be_bytes(serial_bytes) >> 1).max(1),
+        serial: crate::broker::service::random_serial(),
         key_id: format!("zt-host:{}:req={request_id}", args.principals.join(",")),
         principals: args.principals.clone(),
         valid_after,
