@@ -33,12 +33,10 @@ impl BrokerClient {
 
     pub async fn configuration(&self) -> Result<BrokerConfiguration, Failure> {
         let url = format!("{}{}", self.base, proto::WELL_KNOWN_PATH);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+        let response =
+            self.http.get(&url).send().await.map_err(|e| {
+                super::http::unreachable("the broker", super::http::error_chain(&e))
+            })?;
         let config: BrokerConfiguration = read(response).await?;
         if config.api_version != proto::API_VERSION {
             return Err(Failure::config(format!(
@@ -81,7 +79,7 @@ impl BrokerClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
         let token: proto::TokenExchangeResponse = read(response).await?;
         Ok(token.access_token)
     }
@@ -118,7 +116,7 @@ impl BrokerClient {
             .json(&body)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
         read(response).await
     }
 }
@@ -129,7 +127,7 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| super::http::unreachable("the broker", e))?;
+        .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| {
             Failure::unexpected(format!(

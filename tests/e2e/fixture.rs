@@ -42,18 +42,38 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(issuer: &str, policy: &str) -> Broker {
+        Broker::start_with(issuer, policy, None)
+    }
+
+    /// A broker serving HTTPS with `tls`'s certificate and key.
+    pub fn start_tls(issuer: &str, policy: &str, tls: &TlsFiles) -> Broker {
+        Broker::start_with(issuer, policy, Some(tls))
+    }
+
+    fn start_with(issuer: &str, policy: &str, tls: Option<&TlsFiles>) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("policy.toml"), policy).unwrap();
         let port = free_port();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
         run_ok(
             Command::new(ZT_BROKER)
                 .args(["init", "--client-id", "zt", "--issuer", issuer])
                 .arg("--dir")
                 .arg(&home)
-                .args(["--listen", &format!("127.0.0.1:{port}")]),
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--public-url", &url]),
         );
+        if let Some(tls) = tls {
+            let path = home.join("zt-broker.toml");
+            let mut config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            let server = config["server"].as_table_mut().unwrap();
+            server.insert("tls_certificate".into(), tls.path("cert.pem").into());
+            server.insert("tls_key".into(), tls.path("key.pem").into());
+            std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        }
         let log = dir.path().join("broker.log");
         let mut command = Command::new(ZT_BROKER);
         command
@@ -65,7 +85,6 @@ impl Broker {
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap());
         let child = GroupChild::spawn(command).expect("spawn zt-broker");
-        let url = format!("http://127.0.0.1:{port}");
         let up = wait_until(Duration::from_secs(10), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
@@ -139,9 +158,40 @@ impl Broker {
     }
 }
 
+/// A test CA and a server certificate it signed for 127.0.0.1, as PEM
+/// files `ca.pem`, `cert.pem` and `key.pem` in a temp dir.
+pub struct TlsFiles {
+    pub dir: tempfile::TempDir,
+}
+
+impl TlsFiles {
+    pub fn new() -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let ca_issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = leaf.signed_by(&key, &ca_issuer).unwrap();
+        let dir = tempdir();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        TlsFiles { dir }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+}
+
 /// A person with a fresh HOME, running the real `zt`.
 pub struct User {
     pub home: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
 }
 
 /// The outcome of a `zt` run.
@@ -163,7 +213,16 @@ impl Run {
 
 impl User {
     pub fn new() -> User {
-        User { home: tempdir() }
+        User {
+            home: tempdir(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Set `name=value` for every `zt` this user runs.
+    pub fn with_env(mut self, name: &'static str, value: impl Into<String>) -> User {
+        self.env.push((name, value.into()));
+        self
     }
 
     pub fn runtime_dir(&self) -> PathBuf {
@@ -185,7 +244,10 @@ impl User {
             .env_remove("SSH_AUTH_SOCK")
             .env_remove("ZT_PROFILE")
             .env_remove("ZT_BROKER")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
             .stdin(Stdio::null());
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
