@@ -82,6 +82,25 @@ impl Session {
     }
 }
 
+/// Delete the key and certificate files of a certificate that has expired
+/// (when they are files, not agent entries). zt has no daemon, so this runs
+/// whenever zt does; `$XDG_RUNTIME_DIR` is a tmpfs that also ends with the
+/// login session. Best effort: a failure here never stops the command.
+pub fn remove_expired_files(paths: &Paths, now: u64) {
+    let Ok(Some(session)) = Session::load(paths) else {
+        return;
+    };
+    let Some(cert) = session.certificate.as_ref() else {
+        return;
+    };
+    if cert.in_agent || cert.valid_before > now {
+        return;
+    }
+    for path in [paths.key_file(), paths.certificate_file()] {
+        let _ = files::remove(&path);
+    }
+}
+
 /// The device key that DPoP proofs are signed with: created once per
 /// profile, kept in the credential store.
 pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
@@ -270,5 +289,60 @@ pub fn remaining(secs: i64) -> String {
         (0, m) => format!("{m}m"),
         (h, 0) => format!("{h}h"),
         (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(dir: &std::path::Path) -> Paths {
+        Paths {
+            config_file: dir.join("config.toml"),
+            state_dir: dir.join("state"),
+            runtime_dir: dir.join("run"),
+        }
+    }
+
+    fn session(valid_before: u64, in_agent: bool) -> Session {
+        Session {
+            broker: "http://127.0.0.1:1".into(),
+            issuer: "http://127.0.0.1:2".into(),
+            client_id: "zt".into(),
+            subject: "s".into(),
+            email: None,
+            groups: vec![],
+            certificate: Some(CertificateInfo {
+                serial: 1,
+                key_id: "k".into(),
+                principals: vec!["ops".into()],
+                valid_after: 0,
+                valid_before,
+                rule: "r".into(),
+                in_agent,
+            }),
+        }
+    }
+
+    fn setup(valid_before: u64, in_agent: bool) -> (tempfile::TempDir, Paths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        session(valid_before, in_agent).save(&paths).unwrap();
+        files::write_private(&paths.key_file(), b"key").unwrap();
+        files::write_private(&paths.certificate_file(), b"cert").unwrap();
+        (dir, paths)
+    }
+
+    #[test]
+    fn expired_key_files_are_removed_and_live_ones_kept() {
+        let (_dir, expired) = setup(100, false);
+        remove_expired_files(&expired, 100);
+        assert!(!expired.key_file().exists());
+        assert!(!expired.certificate_file().exists());
+
+        let (_dir, live) = setup(101, false);
+        remove_expired_files(&live, 100);
+        assert!(live.key_file().exists());
+        assert!(live.certificate_file().exists());
     }
 }
