@@ -113,6 +113,11 @@ impl Broker {
         }
     }
 
+    /// The broker's process id (not for attached brokers).
+    pub fn pid(&self) -> u32 {
+        self._child.as_ref().expect("a started broker").id()
+    }
+
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("broker")
     }

@@ -5,6 +5,7 @@ mod agent;
 mod dev;
 mod fixture;
 mod logout;
+mod secrets;
 mod transport;
 
 use std::time::Duration;
