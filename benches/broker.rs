@@ -12,6 +12,10 @@
 //! levels (`1,8,64`), `ZT_BENCH_KEYGEN_CERTS` certificates for the
 //! ssh-keygen baseline (500), `ZT_BROKER_BIN` broker binary (default: the
 //! `zt-broker` Cargo builds for this bench, i.e. `target/release/zt-broker`).
+//!
+//! The broker runs with `--no-rate-limits`: 64 clients of one identity on one
+//! address at thousands of requests/s is exactly what the default limits
+//! refuse (see docs/decisions.md).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -85,7 +89,14 @@ fn start_broker(dir: &Path) -> Result<BrokerProcess> {
     }
     let stderr = std::fs::File::create(dir.join("broker.stderr"))?;
     let mut child = Command::new(&bin)
-        .args(["dev", "--listen", "127.0.0.1:0", "--json", "--auto-approve"])
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--no-rate-limits",
+        ])
+        .arg("--auto-approve")
         .arg("alice")
         .arg("--dir")
         .arg(dir.join("broker"))

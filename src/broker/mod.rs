@@ -2,9 +2,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod http;
 pub mod idp;
 pub mod keys;
+pub mod limits;
 pub mod service;
 pub mod store;

@@ -155,6 +155,10 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
         StatusCode::UNAUTHORIZED => {
             Failure::login_required(format!("the broker refused the credentials: {description}"))
         }
+        StatusCode::TOO_MANY_REQUESTS => Failure::new(
+            Exit::Unreachable,
+            format!("the broker is limiting requests: {description}"),
+        ),
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
             Failure::new(
                 Exit::Unreachable,
