@@ -202,11 +202,34 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// Whether `ip` is link-local (169.254.0.0/16, fe80::/10, or either mapped
+/// into IPv6): where cloud metadata services answer, never an IdP.
+pub fn is_link_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_link_local(),
+            None => v6.segments()[0] & 0xffc0 == 0xfe80,
+        },
+    }
+}
+
 /// An http(s) URL the broker may talk to or advertise: HTTPS, or HTTP on
-/// loopback only; no credentials, query or fragment.
+/// loopback only; never a link-local address; no credentials, query or
+/// fragment.
 pub fn check_service_url(what: &str, text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text)
         .map_err(|e| ConfigError::Invalid(format!("{what} {text:?} is not a URL: {e}")))?;
+    let link_local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_link_local(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_link_local(ip.into()),
+        _ => false,
+    };
+    if link_local {
+        return Err(ConfigError::Invalid(format!(
+            "{what} {text:?} is a link-local address (cloud metadata, not an identity provider); refused"
+        )));
+    }
     let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
     match url.scheme() {
         "https" => {}
@@ -315,5 +338,21 @@ mod tests {
         assert!(check_service_url("x", "http://idp.example").is_err());
         assert!(check_service_url("x", "file:///etc/passwd").is_err());
         assert!(check_service_url("x", "https://user:pw@idp.example").is_err());
+    }
+
+    #[test]
+    fn link_local_urls_are_refused() {
+        for url in [
+            "https://169.254.169.254/latest/meta-data",
+            "http://169.254.0.1",
+            "https://[fe80::1]/",
+            "https://[febf::1]/",
+            "https://[::ffff:169.254.169.254]/",
+        ] {
+            let err = check_service_url("issuer", url).unwrap_err().to_string();
+            assert!(err.contains("link-local"), "{url}: {err}");
+        }
+        assert!(check_service_url("x", "https://[fec0::1]/").is_ok());
+        assert!(check_service_url("x", "https://169.253.0.1/").is_ok());
     }
 }

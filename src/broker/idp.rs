@@ -46,13 +46,7 @@ pub struct IdpKeys {
 
 impl IdpKeys {
     pub fn new(issuer: &str, client_id: &str) -> Self {
-        let http = reqwest::Client::builder()
-            // Never follow redirects: a redirect could point the broker at
-            // another host (SSRF) or downgrade the scheme.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("HTTP client builds");
+        let http = super::outbound::client();
         IdpKeys {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),

@@ -8,5 +8,6 @@ pub mod http;
 pub mod idp;
 pub mod keys;
 pub mod limits;
+pub mod outbound;
 pub mod service;
 pub mod store;
