@@ -27,7 +27,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 use ssh_key::{Algorithm, PrivateKey};
 use zt::jose::SigningKey;
-use zt::proto::{self, CertificateRequest};
+use zt::proto;
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const SCOPE: &str = "openid email profile groups offline_access";
@@ -215,13 +215,7 @@ struct Client {
 async fn exchange(http: &reqwest::Client, token_endpoint: &str, id_token: &str) -> Result<Client> {
     let device = SigningKey::generate()?;
     let (proof, _) = zt::dpop::create_proof(&device, "POST", token_endpoint, unix_now(), None)?;
-    let form = proto::TokenExchangeRequest {
-        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
-        subject_token: id_token.into(),
-        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
-        audience: None,
-        requested_token_type: None,
-    };
+    let form = zt::client::broker::exchange_form(id_token);
     let response = http
         .post(token_endpoint)
         .header("DPoP", proof)
@@ -257,15 +251,7 @@ fn prepare(client: &Client, url: &str) -> Result<Prepared> {
         unix_now(),
         Some(&client.access_token),
     )?;
-    let public_key = key.public_key().to_openssh()?;
-    let message = zt::ca::possession_message(&jti, &public_key);
-    let possession_proof = zt::ca::sign_possession(&key, &message)?;
-    let body = serde_json::to_string(&CertificateRequest {
-        public_key,
-        possession_proof,
-        principals: None,
-        ttl_secs: None,
-    })?;
+    let body = serde_json::to_string(&zt::client::broker::certificate_request(&key, &jti)?)?;
     Ok(Prepared { dpop, body })
 }
 

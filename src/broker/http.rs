@@ -51,6 +51,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .with_state(broker)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(oauth_style_413))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -139,6 +140,19 @@ async fn certificate(
         .inspect_err(|e| log_refusal(&meta, e))?;
     tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
     Ok(no_store(Json(response)))
+}
+
+/// `RequestBodyLimitLayer` refuses a too-large `Content-Length` before the
+/// body is read, with a plain-text answer; give it the broker's error shape.
+async fn oauth_style_413(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return too_large().into_response();
+    }
+    response
 }
 
 fn too_large() -> BrokerError {

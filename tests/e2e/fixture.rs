@@ -42,6 +42,15 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(issuer: &str, policy: &str) -> Broker {
+        Self::start_with(issuer, policy, |_| {})
+    }
+
+    /// Like `start`, with `configure` editing zt-broker.toml before `serve`.
+    pub fn start_with(
+        issuer: &str,
+        policy: &str,
+        configure: impl FnOnce(&mut toml::Table),
+    ) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
@@ -54,6 +63,11 @@ impl Broker {
                 .arg(&home)
                 .args(["--listen", &format!("127.0.0.1:{port}")]),
         );
+        let config_path = home.join("zt-broker.toml");
+        let mut config: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        configure(&mut config);
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let log = dir.path().join("broker.log");
         let mut command = Command::new(ZT_BROKER);
         command
@@ -94,6 +108,11 @@ impl Broker {
         }
     }
 
+    /// The broker's process id, when this fixture started it.
+    pub fn pid(&self) -> Option<u32> {
+        self._child.as_ref().map(GroupChild::id)
+    }
+
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("broker")
     }
@@ -129,13 +148,20 @@ impl Broker {
 
     /// Audit records as JSON, in chain order.
     pub fn audit(&self) -> Vec<Value> {
+        self.audit_raw()
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    /// Audit records exactly as stored, in chain order.
+    pub fn audit_raw(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.home().join("zt-broker.db")).unwrap();
         let mut stmt = conn
             .prepare("SELECT record FROM audit ORDER BY seq")
             .unwrap();
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-        rows.map(|r| serde_json::from_str(&r.unwrap()).unwrap())
-            .collect()
+        rows.map(|r| r.unwrap()).collect()
     }
 }
 

@@ -7,6 +7,8 @@
 // Not every test uses every helper; later test modules pick what they need.
 #![allow(dead_code)]
 
+pub mod broker_client;
+pub mod hostile_idp;
 pub mod http;
 pub mod idp;
 pub mod process;
