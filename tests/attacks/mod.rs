@@ -5,9 +5,9 @@
 
 mod grants;
 mod id_tokens;
-//mod idp_urls;
+mod idp_urls;
 mod proofs;
-//mod rate_limits;
+mod rate_limits;
 mod transport;
 
 use crate::e2e::fixture::Broker;

@@ -18,6 +18,8 @@ use super::http::{JsonResponse, block_on, client, into_json};
 pub struct Caller {
     pub device: SigningKey,
     pub base: String,
+    /// Local address to connect from (another loopback address = another client).
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// What a DPoP proof says; the honest default is `Proof::honest(url)`.
@@ -33,6 +35,27 @@ impl Caller {
         Caller {
             device: SigningKey::generate().unwrap(),
             base: base.to_owned(),
+            source: None,
+        }
+    }
+
+    /// A caller connecting from `source` (e.g. 127.0.0.2).
+    pub fn from_address(base: &str, source: &str) -> Caller {
+        Caller {
+            source: Some(source.parse().unwrap()),
+            ..Caller::new(base)
+        }
+    }
+
+    fn http(&self) -> reqwest::Client {
+        match self.source {
+            None => client(),
+            Some(ip) => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .local_address(ip)
+                .build()
+                .unwrap(),
         }
     }
 
@@ -67,7 +90,7 @@ impl Caller {
         form: &proto::TokenExchangeRequest,
         dpop: Option<&str>,
     ) -> JsonResponse {
-        let mut request = client().post(self.token_url()).form(form);
+        let mut request = self.http().post(self.token_url()).form(form);
         if let Some(proof) = dpop {
             request = request.header("DPoP", proof);
         }
@@ -93,7 +116,7 @@ impl Caller {
         dpop: Option<&str>,
         body: &Value,
     ) -> JsonResponse {
-        let mut request = client().post(self.certificate_url()).json(body);
+        let mut request = self.http().post(self.certificate_url()).json(body);
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }

@@ -64,6 +64,7 @@ struct Shared {
     issuer: String,
     jwks: Value,
     jwks_redirect: Option<String>,
+    jwks_uri: Option<String>,
     jwks_fetches: AtomicUsize,
     attacker_fetches: AtomicUsize,
 }
@@ -72,6 +73,8 @@ struct Shared {
 pub struct HostileOptions {
     /// Answer `GET /jwks` with `302 Location: <this>` instead of the keys.
     pub jwks_redirect: Option<String>,
+    /// The `jwks_uri` discovery names, instead of this IdP's own `/jwks`.
+    pub jwks_uri: Option<String>,
 }
 
 pub struct HostileIdp {
@@ -98,6 +101,7 @@ impl HostileIdp {
             issuer: issuer.clone(),
             jwks: json!({ "keys": [rsa_jwk(shared_rsa(), RSA_KID), ec_jwk] }),
             jwks_redirect: options.jwks_redirect,
+            jwks_uri: options.jwks_uri,
             jwks_fetches: AtomicUsize::new(0),
             attacker_fetches: AtomicUsize::new(0),
         });
@@ -135,6 +139,10 @@ impl HostileIdp {
 
     pub fn attacker_fetches(&self) -> usize {
         self.shared.attacker_fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.issuer)
     }
 
     pub fn attacker_keys_url(&self) -> String {
@@ -221,7 +229,7 @@ fn sign_rs256(pair: &RsaKeyPair, mut header: Value, claims: &Value) -> String {
 async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({
         "issuer": shared.issuer,
-        "jwks_uri": format!("{}/jwks", shared.issuer),
+        "jwks_uri": shared.jwks_uri.clone().unwrap_or_else(|| format!("{}/jwks", shared.issuer)),
     }))
     .into_response()
 }
