@@ -270,3 +270,110 @@ fn a_connection_flood_is_bounded_and_the_broker_stays_responsive() {
     );
     assert_eq!(honest_certificate(&idp, &broker, "carol").status, 200);
 }
+
+#[test]
+fn idle_keep_alive_connections_do_not_hold_their_slot() {
+    let idp = HostileIdp::start();
+    let broker = Broker::start_with(&idp.issuer, POLICY, |config| {
+        config["limits"]["header_read_timeout_secs"] = 1.into();
+    });
+    let mut stream = TcpStream::connect(addr(&broker)).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: broker\r\n\r\n")
+        .unwrap();
+    assert!(status_line(&mut stream).starts_with("HTTP/1.1 200"));
+    // Then silence: the broker must close the connection (read returns EOF) well
+    // before the 20 s read timeout.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = stream.read_to_end(&mut rest);
+    assert!(closed.is_ok(), "idle connection still open: {closed:?}");
+}
+
+/// A self-signed certificate for 127.0.0.1 made by openssl; None if openssl is missing.
+fn self_signed(dir: &std::path::Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    crate::support::find_in_path("openssl")?;
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    crate::support::process::run_ok(
+        std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    Some((cert, key))
+}
+
+#[test]
+fn over_tls_the_same_bounds_hold_before_the_handshake() {
+    let tls_dir = crate::support::tempdir();
+    let Some((cert, key)) = self_signed(tls_dir.path()) else {
+        assert!(
+            std::env::var(crate::support::REQUIRE_PEERS_ENV).is_err(),
+            "openssl is needed to make a test certificate"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED TLS bounds test: openssl not found"
+        );
+        return;
+    };
+    let idp = HostileIdp::start();
+    let mut public_url = String::new();
+    let broker = Broker::start_with(&idp.issuer, POLICY, |config| {
+        let listen = config["server"]["listen"].as_str().unwrap().to_owned();
+        public_url = format!("https://{listen}");
+        let server = config["server"].as_table_mut().unwrap();
+        server.insert("public_url".into(), public_url.clone().into());
+        server.insert("tls_certificate".into(), cert.display().to_string().into());
+        server.insert("tls_key".into(), key.display().to_string().into());
+        config["limits"]["max_connections_per_address"] = 4.into();
+        config["limits"]["header_read_timeout_secs"] = 60.into();
+    });
+    let target = addr(&broker);
+    // Idle sockets that never start the TLS handshake, from another address.
+    let open = block_on(async {
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            let mut stream = socket.connect(target).await.unwrap();
+            reads.spawn(async move {
+                let mut buf = [0u8; 1];
+                let read = tokio::io::AsyncReadExt::read(&mut stream, &mut buf);
+                tokio::time::timeout(Duration::from_secs(1), read)
+                    .await
+                    .is_err()
+            });
+        }
+        reads
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|&kept| kept)
+            .count()
+    });
+    assert!(open <= 4, "{open} idle TLS connections kept");
+    // An honest client over HTTPS, trusting the test certificate.
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let caller = crate::support::broker_client::Caller::with_client(&public_url, http);
+    let token = caller.access_token(&idp.id_token("alice", &["sre"]));
+    assert_eq!(caller.certificate(&token, &ssh_key()).status, 200);
+}

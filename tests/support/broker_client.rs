@@ -18,8 +18,7 @@ use super::http::{JsonResponse, block_on, client, into_json};
 pub struct Caller {
     pub device: SigningKey,
     pub base: String,
-    /// Local address to connect from (another loopback address = another client).
-    pub source: Option<std::net::IpAddr>,
+    http: reqwest::Client,
 }
 
 /// What a DPoP proof says; the honest default is `Proof::honest(url)`.
@@ -32,31 +31,27 @@ pub struct Proof<'a> {
 
 impl Caller {
     pub fn new(base: &str) -> Caller {
+        Self::with_client(base, client())
+    }
+
+    /// A caller using `http` (its own TLS roots, local address, …).
+    pub fn with_client(base: &str, http: reqwest::Client) -> Caller {
         Caller {
             device: SigningKey::generate().unwrap(),
             base: base.to_owned(),
-            source: None,
+            http,
         }
     }
 
-    /// A caller connecting from `source` (e.g. 127.0.0.2).
+    /// A caller connecting from `source` (e.g. 127.0.0.2: another client address).
     pub fn from_address(base: &str, source: &str) -> Caller {
-        Caller {
-            source: Some(source.parse().unwrap()),
-            ..Caller::new(base)
-        }
-    }
-
-    fn http(&self) -> reqwest::Client {
-        match self.source {
-            None => client(),
-            Some(ip) => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(std::time::Duration::from_secs(10))
-                .local_address(ip)
-                .build()
-                .unwrap(),
-        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .local_address(source.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        Self::with_client(base, http)
     }
 
     pub fn token_url(&self) -> String {
@@ -90,7 +85,7 @@ impl Caller {
         form: &proto::TokenExchangeRequest,
         dpop: Option<&str>,
     ) -> JsonResponse {
-        let mut request = self.http().post(self.token_url()).form(form);
+        let mut request = self.http.post(self.token_url()).form(form);
         if let Some(proof) = dpop {
             request = request.header("DPoP", proof);
         }
@@ -116,7 +111,7 @@ impl Caller {
         dpop: Option<&str>,
         body: &Value,
     ) -> JsonResponse {
-        let mut request = self.http().post(self.certificate_url()).json(body);
+        let mut request = self.http.post(self.certificate_url()).json(body);
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
