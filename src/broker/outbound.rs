@@ -29,19 +29,49 @@ impl Resolve for NoLinkLocal {
         Box::pin(async move {
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|a| !is_link_local(a.ip()))
-                .collect();
-            if allowed.is_empty() && !found.is_empty() {
-                return Err(format!(
-                    "{host} resolves only to link-local addresses, which the broker never contacts"
-                )
-                .into());
-            }
-            let addrs: Addrs = Box::new(allowed.into_iter());
+            let addrs: Addrs = Box::new(without_link_local(&host, found)?.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+/// The resolved addresses minus link-local ones; an error if none is left.
+fn without_link_local(host: &str, found: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+    let any = !found.is_empty();
+    let allowed: Vec<SocketAddr> = found
+        .into_iter()
+        .filter(|a| !is_link_local(a.ip()))
+        .collect();
+    if allowed.is_empty() && any {
+        return Err(format!(
+            "{host} resolves only to link-local addresses, which the broker never contacts"
+        ));
+    }
+    Ok(allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn link_local_answers_are_dropped() {
+        let found = addrs(&[
+            "169.254.169.254:0",
+            "192.0.2.1:0",
+            "[fe80::1]:0",
+            "[2001:db8::1]:0",
+        ]);
+        assert_eq!(
+            without_link_local("idp.example", found),
+            Ok(addrs(&["192.0.2.1:0", "[2001:db8::1]:0"]))
+        );
+        let only = addrs(&["169.254.169.254:0", "[fe80::1%2]:0"]);
+        let err = without_link_local("metadata.example", only).unwrap_err();
+        assert!(err.contains("link-local"), "{err}");
     }
 }
