@@ -196,13 +196,15 @@ impl Broker {
         req: &proto::CertificateRequest,
     ) -> Result<proto::CertificateResponse, BrokerError> {
         let (token, claims) = self.check_access_token(meta)?;
-        self.check_identity_rate(&claims.identity())?;
         let proof = self.check_proof(meta, &self.certificate_url, Some(&token))?;
         if proof.jkt != claims.cnf.jkt {
             return Err(BrokerError::invalid_dpop(
                 DpopError::KeyMismatch.to_string(),
             ));
         }
+        // Counted only once the caller proved it holds the token's device key,
+        // so a stolen token cannot spend its owner's budget.
+        self.check_identity_rate(&claims.identity())?;
         let subject_key = PublicKey::from_openssh(req.public_key.trim()).map_err(|_| {
             BrokerError::invalid_key("public_key is not an OpenSSH public key line")
         })?;

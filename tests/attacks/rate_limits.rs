@@ -63,6 +63,13 @@ fn one_identity_over_its_rate_gets_429_and_others_are_served() {
     });
     let alice = Caller::new(&broker.url);
     let token = alice.access_token(&idp.id_token("alice", &["sre"]));
+    // A thief with alice's token but not her device key cannot spend her budget.
+    let thief = Caller::new(&broker.url);
+    for _ in 0..5 {
+        let (proof, body) = thief.certificate_body(&token, &ssh_key());
+        let reply = thief.certificate_raw(Some(&format!("DPoP {token}")), Some(&proof), &body);
+        assert_refused(&reply, 401, "invalid_dpop_proof", "stolen token", &token);
+    }
     assert_eq!(alice.certificate(&token, &ssh_key()).status, 200);
     assert_eq!(alice.exchange(&idp.id_token("alice", &["sre"])).status, 200);
     limited(
