@@ -195,26 +195,18 @@ impl HostileIdp {
 
 /// RS256 over raw header and payload texts (for repeated member names and the like).
 pub fn sign_raw_rs256(header: &str, payload: &str) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
-    let pair = shared_rsa();
-    let mut sig = vec![0; pair.public_modulus_len()];
-    pair.sign(
-        &RSA_PKCS1_SHA256,
-        &SystemRandom::new(),
-        input.as_bytes(),
-        &mut sig,
-    )
-    .unwrap();
-    format!("{input}.{}", b64(sig))
+    sign_input(shared_rsa(), format!("{}.{}", b64(header), b64(payload)))
 }
 
 fn sign_rs256(pair: &RsaKeyPair, mut header: Value, claims: &Value) -> String {
     header["alg"] = "RS256".into();
-    let input = format!(
-        "{}.{}",
-        b64(serde_json::to_vec(&header).unwrap()),
-        b64(serde_json::to_vec(claims).unwrap())
-    );
+    let header = serde_json::to_vec(&header).unwrap();
+    let claims = serde_json::to_vec(claims).unwrap();
+    sign_input(pair, format!("{}.{}", b64(header), b64(claims)))
+}
+
+/// `input` + "." + its RS256 signature by `pair`.
+fn sign_input(pair: &RsaKeyPair, input: String) -> String {
     let mut sig = vec![0; pair.public_modulus_len()];
     pair.sign(
         &RSA_PKCS1_SHA256,
