@@ -12,6 +12,10 @@
 //! levels (`1,8,64`), `ZT_BENCH_KEYGEN_CERTS` certificates for the
 //! ssh-keygen baseline (500), `ZT_BROKER_BIN` broker binary (default: the
 //! `zt-broker` Cargo builds for this bench, i.e. `target/release/zt-broker`).
+//!
+//! The broker runs with `--no-rate-limits`: 64 clients of one identity on one
+//! address at thousands of requests/s is exactly what the default limits
+//! refuse (see docs/decisions.md).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,7 +27,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 use ssh_key::{Algorithm, PrivateKey};
 use zt::jose::SigningKey;
-use zt::proto::{self, CertificateRequest};
+use zt::proto;
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const SCOPE: &str = "openid email profile groups offline_access";
@@ -85,7 +89,14 @@ fn start_broker(dir: &Path) -> Result<BrokerProcess> {
     }
     let stderr = std::fs::File::create(dir.join("broker.stderr"))?;
     let mut child = Command::new(&bin)
-        .args(["dev", "--listen", "127.0.0.1:0", "--json", "--auto-approve"])
+        .args([
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--no-rate-limits",
+        ])
+        .arg("--auto-approve")
         .arg("alice")
         .arg("--dir")
         .arg(dir.join("broker"))
@@ -204,13 +215,7 @@ struct Client {
 async fn exchange(http: &reqwest::Client, token_endpoint: &str, id_token: &str) -> Result<Client> {
     let device = SigningKey::generate()?;
     let (proof, _) = zt::dpop::create_proof(&device, "POST", token_endpoint, unix_now(), None)?;
-    let form = proto::TokenExchangeRequest {
-        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
-        subject_token: id_token.into(),
-        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
-        audience: None,
-        requested_token_type: None,
-    };
+    let form = zt::client::broker::exchange_form(id_token);
     let response = http
         .post(token_endpoint)
         .header("DPoP", proof)
@@ -246,15 +251,7 @@ fn prepare(client: &Client, url: &str) -> Result<Prepared> {
         unix_now(),
         Some(&client.access_token),
     )?;
-    let public_key = key.public_key().to_openssh()?;
-    let message = zt::ca::possession_message(&jti, &public_key);
-    let possession_proof = zt::ca::sign_possession(&key, &message)?;
-    let body = serde_json::to_string(&CertificateRequest {
-        public_key,
-        possession_proof,
-        principals: None,
-        ttl_secs: None,
-    })?;
+    let body = serde_json::to_string(&zt::client::broker::certificate_request(&key, &jti)?)?;
     Ok(Prepared { dpop, body })
 }
 

@@ -67,7 +67,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__dev)
-            opts="-h --listen --dir --auto-approve --policy --json --help"
+            opts="-h --listen --dir --auto-approve --policy --json --no-rate-limits --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,6 +49,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --auto-approve 'Approve every device code at once as this development user (alice, bob, carol)'
             cand --policy 'Policy file to use instead of the starter policy'
             cand --json 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
+            cand --no-rate-limits 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -45,6 +45,7 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l dir -d 'Dire
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l auto-approve -d 'Approve every device code at once as this development user (alice, bob, carol)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l policy -d 'Policy file to use instead of the starter policy' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l json -d 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l no-rate-limits -d 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l config -d 'Path of zt-broker.toml' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l principals -d 'Host names and addresses the certificate is valid for, comma-separated' -r

@@ -24,14 +24,18 @@ pub enum IdTokenError {
     ForbiddenAlgorithm(String),
     #[error("the ID token header names its own key or critical extensions ({0}); refused")]
     ForbiddenHeader(&'static str),
-    #[error("the ID token is signed by a key the identity provider does not publish (kid {0:?})")]
+    #[error(
+        "the ID token is signed by a key the identity provider does not publish (kid {})",
+        shown_kid(.0)
+    )]
     UnknownKey(Option<String>),
     #[error("the ID token's algorithm does not match its key")]
     AlgorithmMismatch,
     #[error("the ID token signature does not verify")]
     BadSignature,
     #[error(
-        "the ID token was issued by {found:?}, not by the configured identity provider {expected:?}"
+        "the ID token was issued by {}, not by the configured identity provider {expected:?}",
+        shown(found)
     )]
     WrongIssuer { expected: String, found: String },
     #[error("the ID token is not meant for this client (aud/azp do not contain {0:?})")]
@@ -40,10 +44,29 @@ pub enum IdTokenError {
     Expired,
     #[error("the ID token is not valid yet (nbf/iat in the future); check the clocks")]
     NotYetValid,
-    #[error("the ID token lacks or mistypes a required claim: {0}")]
+    #[error("the ID token lacks or mistypes a required claim: {}", shown(.0))]
     BadClaims(String),
+    #[error(
+        "the ID token repeats a header or claim name (or its payload is not a JSON object); refused"
+    )]
+    DuplicateMember,
     #[error("the token is an access token, not an ID token")]
     NotAnIdToken,
+}
+
+/// Token-supplied text for an error message: quoted, escaped and short, so
+/// a hostile token cannot fill a response or a log line.
+fn shown(text: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    let mut cut: String = text.chars().take(MAX_CHARS).collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
+fn shown_kid(kid: &Option<String>) -> String {
+    kid.as_deref().map_or_else(|| "none".to_owned(), shown)
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,7 +136,7 @@ pub fn verify(
     jwks: &JwkSet,
     expect: &Expectations<'_>,
 ) -> Result<VerifiedIdToken, IdTokenError> {
-    let header = jose::decode_compact_header(token).ok_or(IdTokenError::Malformed)?;
+    let header = jose::decode_compact_header(token).ok_or_else(|| malformed_or_duplicate(token))?;
     let alg = header
         .get("alg")
         .and_then(|v| v.as_str())
@@ -148,15 +171,17 @@ pub fn verify(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    let raw =
-        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(|e| match e
-            .kind()
-        {
+    jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(|e| {
+        match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::BadSignature,
             _ => IdTokenError::Malformed,
-        })?;
+        }
+    })?;
+    // jsonwebtoken keeps the last of repeated claim names; read the signed
+    // payload again, refusing repeats.
+    let raw = jose::decode_compact_payload(token).ok_or(IdTokenError::DuplicateMember)?;
     let claims: Claims =
-        serde_json::from_value(raw.claims).map_err(|e| IdTokenError::BadClaims(e.to_string()))?;
+        serde_json::from_value(raw).map_err(|e| IdTokenError::BadClaims(e.to_string()))?;
     check_claims(&claims, expect)?;
     let token_id = claims
         .jti
@@ -172,6 +197,21 @@ pub fn verify(
         expires_at: claims.exp,
         token_id,
     })
+}
+
+/// A header that does not parse: say so plainly when the only fault is a
+/// repeated member name, so the IdP's operators can find it.
+fn malformed_or_duplicate(token: &str) -> IdTokenError {
+    let header = token
+        .split('.')
+        .next()
+        .and_then(jose::b64_decode)
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    if header.is_some_and(|h| h.is_object()) && token.split('.').count() == 3 {
+        IdTokenError::DuplicateMember
+    } else {
+        IdTokenError::Malformed
+    }
 }
 
 fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdTokenError> {

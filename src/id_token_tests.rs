@@ -264,3 +264,100 @@ fn garbage_is_malformed() {
         assert!(verify(token, &jwks(), &expect()).is_err(), "{token}");
     }
 }
+
+/// A token whose header and payload are the given raw JSON texts, signed
+/// with the RSA test key.
+fn rs256_raw(header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let mut sig = vec![0; rsa().pair.public_modulus_len()];
+    rsa()
+        .pair
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+    format!("{input}.{}", b64(sig))
+}
+
+#[test]
+fn repeated_header_or_claim_names_are_refused() {
+    let claims = serde_json::to_string(&good_claims()).unwrap();
+    let header = r#"{"alg":"RS256","kid":"rsa-1"}"#;
+    assert!(verify(&rs256_raw(header, &claims), &jwks(), &expect()).is_ok());
+    // A lenient parser would keep the last `groups` (jsonwebtoken does, for
+    // the claims it does not check itself).
+    let twice = claims.replacen('{', r#"{"groups":["admins"],"#, 1);
+    assert_eq!(
+        verify(&rs256_raw(header, &twice), &jwks(), &expect()),
+        Err(IdTokenError::DuplicateMember)
+    );
+    let header_twice = r#"{"alg":"none","kid":"rsa-1","alg":"RS256"}"#;
+    assert_eq!(
+        verify(&rs256_raw(header_twice, &claims), &jwks(), &expect()),
+        Err(IdTokenError::DuplicateMember)
+    );
+}
+
+#[test]
+fn ecdsa_signature_with_r_and_s_zero_is_refused() {
+    let ec = SigningKey::generate().unwrap();
+    let mut jwk = serde_json::to_value(ec.public_jwk()).unwrap();
+    jwk["kid"] = "ec-1".into();
+    let set: JwkSet = serde_json::from_value(json!({ "keys": [jwk] })).unwrap();
+    let token = ec
+        .sign_jws(&json!({"kid": "ec-1"}), &good_claims())
+        .unwrap();
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let zero = format!("{input}.{}", b64([0u8; 64]));
+    assert_eq!(
+        verify(&zero, &set, &expect()),
+        Err(IdTokenError::BadSignature)
+    );
+}
+
+#[test]
+fn messages_quote_token_text_short_and_escaped() {
+    let kid = format!("{}\n\u{1b}[31m", "k".repeat(5000));
+    let token = rs256(json!({ "kid": kid }), &good_claims());
+    let message = verify(&token, &jwks(), &expect()).unwrap_err().to_string();
+    assert!(message.len() < 300, "{message}");
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    let iss = format!("https://evil.example/\r\n{}", "x".repeat(5000));
+    let message = check(&with(good_claims(), "iss", json!(iss)))
+        .unwrap_err()
+        .to_string();
+    assert!(message.len() < 300, "{message}");
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+}
+
+#[test]
+fn other_serializations_and_trailing_bytes_are_malformed() {
+    let token = check_token();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let (header, payload) = input.split_once('.').unwrap();
+    let json_serialization = json!({
+        "payload": payload,
+        "signatures": [
+            {"protected": header, "signature": sig},
+            {"protected": header, "signature": sig},
+        ],
+    })
+    .to_string();
+    for bad in [
+        json_serialization,
+        format!("{token}.extra"),
+        format!("{token}AAAA"),
+        format!("{token} "),
+        format!("{token}\n"),
+    ] {
+        assert!(verify(&bad, &jwks(), &expect()).is_err(), "{bad}");
+    }
+    assert!(verify(&token, &jwks(), &expect()).is_ok());
+}
+
+fn check_token() -> String {
+    rs256(json!({"kid": "rsa-1", "typ": "JWT"}), &good_claims())
+}

@@ -173,7 +173,8 @@ pub fn decoding_key(jwk: &EcPublicJwk) -> Result<jsonwebtoken::DecodingKey, Jose
 }
 
 /// Split a compact JWS and decode its header as JSON, refusing anything
-/// that is not exactly three base64url parts.
+/// that is not exactly three base64url parts or whose header is not one
+/// JSON object with distinct member names.
 pub fn decode_compact_header(token: &str) -> Option<serde_json::Value> {
     let mut parts = token.split('.');
     let header = parts.next()?;
@@ -181,7 +182,83 @@ pub fn decode_compact_header(token: &str) -> Option<serde_json::Value> {
     if parts.next().is_some() {
         return None;
     }
-    serde_json::from_slice(&b64_decode(header)?).ok()
+    parse_object_strict(&b64_decode(header)?)
+}
+
+/// The payload of a compact JWS as a JSON object with distinct member
+/// names. Call it only once the signature has been checked.
+pub fn decode_compact_payload(token: &str) -> Option<serde_json::Value> {
+    let payload = token.split('.').nth(1)?;
+    parse_object_strict(&b64_decode(payload)?)
+}
+
+/// One JSON object, refusing duplicate member names at any depth (RFC 7515
+/// §4 and RFC 8725 §3.8: a parser that keeps the first and one that keeps
+/// the last would read two different tokens).
+pub fn parse_object_strict(bytes: &[u8]) -> Option<serde_json::Value> {
+    let value = serde_json::from_slice::<strict::Strict>(bytes).ok()?.0;
+    value.is_object().then_some(value)
+}
+
+mod strict {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub struct Strict(pub Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON without duplicate member names")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(item)) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some((key, Strict(value))) = map.next_entry::<String, Strict>()? {
+                if members.contains_key(&key) {
+                    return Err(de::Error::custom("duplicate member name"));
+                }
+                members.insert(key, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -244,6 +321,21 @@ mod tests {
         let mut value = serde_json::to_value(key.public_jwk()).unwrap();
         value["crv"] = "P-384".into();
         assert!(EcPublicJwk::from_value(&value).is_err());
+    }
+
+    #[test]
+    fn duplicate_member_names_are_refused_at_any_depth() {
+        assert!(parse_object_strict(br#"{"a":1,"b":{"c":[1,{"d":null}]}}"#).is_some());
+        assert!(parse_object_strict(br#"{"alg":"none","alg":"ES256"}"#).is_none());
+        assert!(parse_object_strict(br#"{"a":{"b":1,"b":2}}"#).is_none());
+        assert!(parse_object_strict(br#"{"a":[{"b":1,"b":1}]}"#).is_none());
+        assert!(parse_object_strict(b"[1]").is_none(), "not an object");
+        assert!(
+            parse_object_strict(br#"{"a":1} x"#).is_none(),
+            "trailing bytes"
+        );
+        let header = b64(br#"{"alg":"ES256","alg":"none"}"#);
+        assert!(decode_compact_header(&format!("{header}.e30.sig")).is_none());
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub mod error_code {
     pub const ACCESS_DENIED: &str = "access_denied";
     pub const INVALID_KEY: &str = "invalid_key";
     pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
+    pub const RATE_LIMITED: &str = "rate_limited";
     pub const NOT_FOUND: &str = "not_found";
     pub const SERVER_ERROR: &str = "server_error";
 }

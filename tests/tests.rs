@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod attacks;
 mod e2e;
 mod peers;
 mod support;

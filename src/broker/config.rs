@@ -31,6 +31,8 @@ pub struct BrokerConfig {
     pub keys: KeyPaths,
     pub policy: PathBuf,
     pub store: StoreConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +99,86 @@ fn default_token_ttl() -> u64 {
     300
 }
 
+/// `[limits]`: request rates and connection counts. Sized so that honest
+/// clients (a login, a renewal every few minutes, CI fleets behind one NAT
+/// address) never meet them. A rate of 0 per minute switches that limit off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Token exchanges plus certificate requests per minute from one client
+    /// address (IPv6: one /64), and the burst allowed on top.
+    pub per_address_per_minute: u32,
+    pub per_address_burst: u32,
+    /// The same, per verified identity (IdP issuer and subject).
+    pub per_identity_per_minute: u32,
+    pub per_identity_burst: u32,
+    /// Open connections, in total and from one client address.
+    pub max_connections: u32,
+    pub max_connections_per_address: u32,
+    /// Time a client has to send a complete request head; slower clients are
+    /// disconnected.
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_address_per_minute: 600,
+            per_address_burst: 120,
+            per_identity_per_minute: 60,
+            per_identity_burst: 30,
+            max_connections: 512,
+            max_connections_per_address: 128,
+            header_read_timeout_secs: 10,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// No request rate limits (connection limits and timeouts stay).
+    pub fn without_rate_limits(self) -> Self {
+        LimitsConfig {
+            per_address_per_minute: 0,
+            per_identity_per_minute: 0,
+            ..self
+        }
+    }
+
+    pub fn per_address(&self) -> super::limits::Rate {
+        super::limits::Rate {
+            per_minute: self.per_address_per_minute,
+            burst: self.per_address_burst,
+        }
+    }
+
+    pub fn per_identity(&self) -> super::limits::Rate {
+        super::limits::Rate {
+            per_minute: self.per_identity_per_minute,
+            burst: self.per_identity_burst,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(format!("limits.{m}")));
+        if self.per_address_per_minute > 0 && self.per_address_burst == 0 {
+            return bad("per_address_burst must be at least 1 when the rate is on");
+        }
+        if self.per_identity_per_minute > 0 && self.per_identity_burst == 0 {
+            return bad("per_identity_burst must be at least 1 when the rate is on");
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return bad("max_connections and max_connections_per_address must be at least 1");
+        }
+        if self.max_connections_per_address > self.max_connections {
+            return bad("max_connections_per_address must not exceed max_connections");
+        }
+        if !(1..=300).contains(&self.header_read_timeout_secs) {
+            return bad("header_read_timeout_secs must be between 1 and 300");
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPaths {
@@ -120,11 +202,34 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// Whether `ip` is link-local (169.254.0.0/16, fe80::/10, or either mapped
+/// into IPv6): where cloud metadata services answer, never an IdP.
+pub fn is_link_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_link_local(),
+            None => v6.segments()[0] & 0xffc0 == 0xfe80,
+        },
+    }
+}
+
 /// An http(s) URL the broker may talk to or advertise: HTTPS, or HTTP on
-/// loopback only; no credentials, query or fragment.
+/// loopback only; never a link-local address; no credentials, query or
+/// fragment.
 pub fn check_service_url(what: &str, text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text)
         .map_err(|e| ConfigError::Invalid(format!("{what} {text:?} is not a URL: {e}")))?;
+    let link_local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_link_local(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_link_local(ip.into()),
+        _ => false,
+    };
+    if link_local {
+        return Err(ConfigError::Invalid(format!(
+            "{what} {text:?} is a link-local address (cloud metadata, not an identity provider); refused"
+        )));
+    }
     let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
     match url.scheme() {
         "https" => {}
@@ -213,7 +318,7 @@ impl BrokerConfig {
                 "tokens.access_token_ttl_secs must be between 30 and 3600".into(),
             ));
         }
-        Ok(())
+        self.limits.validate()
     }
 
     pub fn to_toml(&self) -> String {
@@ -233,5 +338,21 @@ mod tests {
         assert!(check_service_url("x", "http://idp.example").is_err());
         assert!(check_service_url("x", "file:///etc/passwd").is_err());
         assert!(check_service_url("x", "https://user:pw@idp.example").is_err());
+    }
+
+    #[test]
+    fn link_local_urls_are_refused() {
+        for url in [
+            "https://169.254.169.254/latest/meta-data",
+            "http://169.254.0.1",
+            "https://[fe80::1]/",
+            "https://[febf::1]/",
+            "https://[::ffff:169.254.169.254]/",
+        ] {
+            let err = check_service_url("issuer", url).unwrap_err().to_string();
+            assert!(err.contains("link-local"), "{url}: {err}");
+        }
+        assert!(check_service_url("x", "https://[fec0::1]/").is_ok());
+        assert!(check_service_url("x", "https://169.253.0.1/").is_ok());
     }
 }

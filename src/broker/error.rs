@@ -12,6 +12,8 @@ pub struct BrokerError {
     pub status: StatusCode,
     pub code: &'static str,
     pub description: String,
+    /// Seconds for `Retry-After` (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl BrokerError {
@@ -20,6 +22,20 @@ impl BrokerError {
             status,
             code,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64, description: impl Into<String>) -> Self {
+        let description = format!("{}; try again in {retry_after_secs} s", description.into());
+        BrokerError {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                error_code::RATE_LIMITED,
+                description,
+            )
         }
     }
 
@@ -116,10 +132,15 @@ impl IntoResponse for BrokerError {
                 HeaderValue::from_static("DPoP algs=\"ES256\""),
             );
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match (self.retry_after, self.status) {
+            (Some(secs), _) => Some(secs),
+            (None, StatusCode::SERVICE_UNAVAILABLE) => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -8,13 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Json, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Json, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::config::LimitsConfig;
+use super::connections::LimitedAcceptor;
 use super::error::BrokerError;
 use super::service::{Broker, RequestMeta};
 use crate::proto;
@@ -23,13 +26,19 @@ use crate::proto;
 /// key and its signature is well under this.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn router(broker: Arc<Broker>) -> Router {
-    Router::new()
-        .route(proto::WELL_KNOWN_PATH, get(configuration))
+    // Rate limited per client address before any work is done for them.
+    let limited = Router::new()
         .route(proto::TOKEN_PATH, post(token))
         .route(proto::CERTIFICATE_PATH, post(certificate))
+        .route_layer(middleware::from_fn_with_state(
+            broker.clone(),
+            limit_address,
+        ));
+    Router::new()
+        .route(proto::WELL_KNOWN_PATH, get(configuration))
+        .merge(limited)
         .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
         .route(proto::READY_PATH, get(ready))
         .fallback(|| async {
@@ -42,10 +51,24 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .with_state(broker)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(oauth_style_413))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+}
+
+async fn limit_address(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match broker.limits().check_address(addr.ip()) {
+        Ok(()) => next.run(request).await,
+        Err(retry) => BrokerError::rate_limited(retry.0, "too many requests from this address")
+            .into_response(),
+    }
 }
 
 fn now() -> u64 {
@@ -94,8 +117,7 @@ async fn token(
     headers: HeaderMap,
     form: Result<Form<proto::TokenExchangeRequest>, FormRejection>,
 ) -> Result<Response, BrokerError> {
-    let Form(req) = form
-        .map_err(|e| BrokerError::bad_request(format!("bad token request: {}", e.body_text())))?;
+    let Form(req) = form.map_err(form_rejection)?;
     let meta = meta(&headers, addr);
     let response = broker
         .exchange(&meta, &req)
@@ -120,31 +142,83 @@ async fn certificate(
     Ok(no_store(Json(response)))
 }
 
-fn json_rejection(e: JsonRejection) -> BrokerError {
-    match e {
-        JsonRejection::BytesRejection(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            BrokerError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                proto::error_code::INVALID_REQUEST,
-                format!("request body over {MAX_BODY_BYTES} bytes"),
-            )
-        }
-        e => BrokerError::bad_request(format!("bad JSON body: {}", e.body_text())),
+/// `RequestBodyLimitLayer` refuses a too-large `Content-Length` before the
+/// body is read, with a plain-text answer; give it the broker's error shape.
+async fn oauth_style_413(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return too_large().into_response();
     }
+    response
+}
+
+fn too_large() -> BrokerError {
+    BrokerError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        proto::error_code::INVALID_REQUEST,
+        format!("request body over {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn json_rejection(e: JsonRejection) -> BrokerError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    BrokerError::bad_request(format!("bad JSON body: {}", printable(&e.body_text())))
+}
+
+fn form_rejection(e: FormRejection) -> BrokerError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    BrokerError::bad_request(format!("bad token request: {}", printable(&e.body_text())))
+}
+
+/// Text that may carry pieces of the request, made safe for one log line
+/// and bounded in length: control characters are escaped, never passed on.
+fn printable(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out: String = text
+        .chars()
+        .take(MAX_CHARS)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn log_refusal(meta: &RequestMeta, e: &BrokerError) {
-    // The description is ours (never the caller's raw input), and `%`
-    // formatting of tracing fields escapes nothing, so keep it on one line.
-    tracing::info!(request_id = %meta.request_id, status = e.status.as_u16(), code = e.code, reason = %e.description.replace(['\n', '\r'], " "), "request refused");
+    // Descriptions can quote pieces of the request (a kid, an issuer), and
+    // `%` formatting of tracing fields escapes nothing: escape them here so
+    // no request can forge a log line.
+    tracing::info!(request_id = %meta.request_id, status = e.status.as_u16(), code = e.code, reason = %printable(&e.description), "request refused");
 }
 
-/// Serve `router` on `listener` until ctrl-c/SIGTERM.
+/// Serve `router` on `listener` until ctrl-c/SIGTERM, within `limits`'
+/// connection bounds and header timeout.
 pub async fn serve(
     listener: std::net::TcpListener,
     router: Router,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    limits: &LimitsConfig,
 ) -> std::io::Result<()> {
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs);
+    let acceptor = LimitedAcceptor::new(
+        limits.max_connections as usize,
+        limits.max_connections_per_address as usize,
+    );
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     tokio::spawn(async move {
@@ -156,19 +230,25 @@ pub async fn serve(
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
-            let mut server = axum_server::from_tcp_rustls(listener, config)?.handle(handle);
+            let mut server = axum_server::from_tcp_rustls(listener, config)?
+                .map(|tls| tls.handshake_timeout(header_timeout).acceptor(acceptor))
+                .first_request_timeout(header_timeout)
+                .handle(handle);
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(Some(HEADER_READ_TIMEOUT));
+                .header_read_timeout(Some(header_timeout));
             server.serve(service).await
         }
         None => {
-            let mut server = axum_server::from_tcp(listener)?.handle(handle);
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(acceptor)
+                .first_request_timeout(header_timeout)
+                .handle(handle);
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(Some(HEADER_READ_TIMEOUT));
+                .header_read_timeout(Some(header_timeout));
             server.serve(service).await
         }
     }

@@ -1,8 +1,9 @@
 //! The broker's view of the identity provider: OIDC discovery and a JWKS
 //! cache that refetches on an unknown `kid` at most once a minute, so a
-//! flood of forged `kid`s cannot turn the broker into a JWKS hammer.
+//! flood of forged `kid`s cannot turn the broker into a JWKS hammer, and
+//! tokens signed with known keys never wait for a fetch.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -41,27 +42,24 @@ pub struct IdpKeys {
     issuer: String,
     client_id: String,
     http: reqwest::Client,
-    cache: Mutex<Cache>,
+    cache: RwLock<Cache>,
+    /// Held while fetching, so at most one fetch runs at a time.
+    fetching: Mutex<()>,
 }
 
 impl IdpKeys {
     pub fn new(issuer: &str, client_id: &str) -> Self {
-        let http = reqwest::Client::builder()
-            // Never follow redirects: a redirect could point the broker at
-            // another host (SSRF) or downgrade the scheme.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("HTTP client builds");
+        let http = super::outbound::client();
         IdpKeys {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),
             http,
-            cache: Mutex::new(Cache {
+            cache: RwLock::new(Cache {
                 jwks: None,
                 jwks_uri: None,
                 fetched_at: None,
             }),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -87,34 +85,53 @@ impl IdpKeys {
         }
     }
 
-    async fn jwks(&self, refresh: bool) -> Result<Arc<JwkSet>, IdpError> {
-        let mut cache = self.cache.lock().await;
-        let fresh_enough = cache
+    /// The cached key set, if there is one and it may be used: always for
+    /// a known kid, and for an unknown kid only if it is under a minute old.
+    fn cached(&self, refresh: bool) -> Option<Arc<JwkSet>> {
+        let cache = self.cache.read().expect("JWKS cache lock");
+        let jwks = cache.jwks.as_ref()?;
+        let fresh = cache
             .fetched_at
             .is_some_and(|t| t.elapsed() < REFETCH_INTERVAL);
-        if let Some(jwks) = &cache.jwks {
-            if !refresh || fresh_enough {
-                return Ok(jwks.clone());
+        (!refresh || fresh).then(|| jwks.clone())
+    }
+
+    async fn jwks(&self, refresh: bool) -> Result<Arc<JwkSet>, IdpError> {
+        // Readers never wait for a fetch in progress: a slow IdP stalls only
+        // the requests that need new keys.
+        if let Some(jwks) = self.cached(refresh) {
+            return Ok(jwks);
+        }
+        let _fetching = self.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        if let Some(jwks) = self.cached(refresh) {
+            return Ok(jwks);
+        }
+        let uri = {
+            let mut cache = self.cache.write().expect("JWKS cache lock");
+            let fresh_enough = cache
+                .fetched_at
+                .is_some_and(|t| t.elapsed() < REFETCH_INTERVAL);
+            if cache.jwks.is_none() && fresh_enough {
+                return Err(IdpError::Unreachable(
+                    self.issuer.clone(),
+                    "recent fetch failed; retrying within a minute".into(),
+                ));
             }
-        }
-        if cache.jwks.is_none() && fresh_enough {
-            return Err(IdpError::Unreachable(
-                self.issuer.clone(),
-                "recent fetch failed; retrying within a minute".into(),
-            ));
-        }
-        cache.fetched_at = Some(Instant::now());
-        let uri = match &cache.jwks_uri {
-            Some(uri) => uri.clone(),
+            cache.fetched_at = Some(Instant::now());
+            cache.jwks_uri.clone()
+        };
+        let uri = match uri {
+            Some(uri) => uri,
             None => {
                 let uri = self.discover().await?;
-                cache.jwks_uri = Some(uri.clone());
+                self.cache.write().expect("JWKS cache lock").jwks_uri = Some(uri.clone());
                 uri
             }
         };
         let jwks: JwkSet = self.get_json(uri.as_str()).await?;
         let jwks = Arc::new(jwks);
-        cache.jwks = Some(jwks.clone());
+        self.cache.write().expect("JWKS cache lock").jwks = Some(jwks.clone());
         Ok(jwks)
     }
 

@@ -13,6 +13,7 @@ use super::config::BrokerConfig;
 use super::error::BrokerError;
 use super::idp::{IdpError, IdpKeys};
 use super::keys::{BrokerKeys, openssh_public};
+use super::limits::RateLimits;
 use super::store::{OnceValue, Store, StoreError, Write};
 use crate::access_token::{self, AccessClaims, AccessTokenError};
 use crate::audit::{AuditRecord, CertificateFacts, EventKind, Subject};
@@ -40,6 +41,7 @@ pub struct Broker {
     store: Arc<dyn Store>,
     token_url: String,
     certificate_url: String,
+    limits: RateLimits,
 }
 
 impl Broker {
@@ -55,6 +57,7 @@ impl Broker {
         );
         let base = config.server.public_url.clone();
         Broker {
+            limits: RateLimits::new(&config.limits),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
             certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
             config,
@@ -67,6 +70,10 @@ impl Broker {
 
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
     }
 
     fn policy(&self) -> Arc<Policy> {
@@ -140,6 +147,7 @@ impl Broker {
             .await
             .map_err(map_idp_error)?;
         let identity = verified.identity;
+        self.check_identity_rate(&identity)?;
         let ttl = self.config.tokens.access_token_ttl_secs;
         let mint = access_token::Mint {
             issuer: &self.config.server.public_url,
@@ -194,6 +202,9 @@ impl Broker {
                 DpopError::KeyMismatch.to_string(),
             ));
         }
+        // Counted only once the caller proved it holds the token's device key,
+        // so a stolen token cannot spend its owner's budget.
+        self.check_identity_rate(&claims.identity())?;
         let subject_key = PublicKey::from_openssh(req.public_key.trim()).map_err(|_| {
             BrokerError::invalid_key("public_key is not an OpenSSH public key line")
         })?;
@@ -286,6 +297,13 @@ impl Broker {
             }
         }
         Err(BrokerError::internal("could not allocate a unique serial"))
+    }
+
+    fn check_identity_rate(&self, identity: &Identity) -> Result<(), BrokerError> {
+        let subject = access_token::broker_subject(identity);
+        self.limits.check_identity(&subject).map_err(|retry| {
+            BrokerError::rate_limited(retry.0, "too many requests for this identity")
+        })
     }
 
     fn check_access_token(

@@ -67,13 +67,7 @@ impl BrokerClient {
         let (proof, _) =
             dpop::create_proof(device, "POST", &config.token_endpoint, unix_now(), None)
                 .map_err(|e| Failure::unexpected(e.to_string()))?;
-        let form = proto::TokenExchangeRequest {
-            grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
-            subject_token: id_token.into(),
-            subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
-            audience: None,
-            requested_token_type: None,
-        };
+        let form = exchange_form(id_token);
         let response = self
             .http
             .post(&config.token_endpoint)
@@ -97,19 +91,8 @@ impl BrokerClient {
         let url = &config.certificate_endpoint;
         let (proof, jti) = dpop::create_proof(device, "POST", url, unix_now(), Some(access_token))
             .map_err(|e| Failure::unexpected(e.to_string()))?;
-        let public_key = ssh_key
-            .public_key()
-            .to_openssh()
-            .map_err(|e| Failure::unexpected(e.to_string()))?;
-        let message = crate::ca::possession_message(&jti, &public_key);
-        let possession_proof = crate::ca::sign_possession(ssh_key, &message)
-            .map_err(|e| Failure::unexpected(e.to_string()))?;
-        let body = CertificateRequest {
-            public_key,
-            possession_proof,
-            principals: None,
-            ttl_secs: None,
-        };
+        let body =
+            certificate_request(ssh_key, &jti).map_err(|e| Failure::unexpected(e.to_string()))?;
         let response = self
             .http
             .post(url)
@@ -172,6 +155,37 @@ pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
     key.to_openssh()
 }
 
+/// The RFC 8693 form that exchanges an IdP ID token for a broker token.
+pub fn exchange_form(id_token: &str) -> proto::TokenExchangeRequest {
+    proto::TokenExchangeRequest {
+        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
+        subject_token: id_token.into(),
+        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
+        audience: None,
+        requested_token_type: None,
+    }
+}
+
+/// A request to certify `ssh_key`, proving possession of it by signing over
+/// the `jti` of the DPoP proof the request travels with.
+pub fn certificate_request(
+    ssh_key: &ssh_key::PrivateKey,
+    dpop_jti: &str,
+) -> Result<CertificateRequest, crate::ca::CaError> {
+    let public_key = ssh_key
+        .public_key()
+        .to_openssh()
+        .map_err(crate::ca::CaError::Signing)?;
+    let message = crate::ca::possession_message(dpop_jti, &public_key);
+    let possession_proof = crate::ca::sign_possession(ssh_key, &message)?;
+    Ok(CertificateRequest {
+        public_key,
+        possession_proof,
+        principals: None,
+        ttl_secs: None,
+    })
+}
+
 /// Decode a broker response, mapping its errors to exit codes.
 async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Failure> {
     let status = response.status();
@@ -204,6 +218,10 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
         StatusCode::UNAUTHORIZED => {
             Failure::login_required(format!("the broker refused the credentials: {description}"))
         }
+        StatusCode::TOO_MANY_REQUESTS => Failure::new(
+            Exit::Unreachable,
+            format!("the broker is limiting requests: {description}"),
+        ),
         StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
             Failure::new(
                 Exit::Unreachable,

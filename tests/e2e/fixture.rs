@@ -42,38 +42,47 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(issuer: &str, policy: &str) -> Broker {
-        Broker::start_with(issuer, policy, None)
+        Self::start_with(issuer, policy, |_| {})
     }
 
     /// A broker serving HTTPS with `tls`'s certificate and key.
     pub fn start_tls(issuer: &str, policy: &str, tls: &TlsFiles) -> Broker {
-        Broker::start_with(issuer, policy, Some(tls))
+        Self::start_with(issuer, policy, |config| {
+            let server = config["server"].as_table_mut().unwrap();
+            let url = server["public_url"]
+                .as_str()
+                .unwrap()
+                .replace("http://", "https://");
+            server.insert("public_url".into(), url.into());
+            server.insert("tls_certificate".into(), tls.path("cert.pem").into());
+            server.insert("tls_key".into(), tls.path("key.pem").into());
+        })
     }
 
-    fn start_with(issuer: &str, policy: &str, tls: Option<&TlsFiles>) -> Broker {
+    /// Like `start`, with `configure` editing zt-broker.toml before `serve`.
+    pub fn start_with(
+        issuer: &str,
+        policy: &str,
+        configure: impl FnOnce(&mut toml::Table),
+    ) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("policy.toml"), policy).unwrap();
         let port = free_port();
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let url = format!("{scheme}://127.0.0.1:{port}");
         run_ok(
             Command::new(ZT_BROKER)
                 .args(["init", "--client-id", "zt", "--issuer", issuer])
                 .arg("--dir")
                 .arg(&home)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .args(["--public-url", &url]),
+                .args(["--listen", &format!("127.0.0.1:{port}")]),
         );
-        if let Some(tls) = tls {
-            let path = home.join("zt-broker.toml");
-            let mut config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-            let server = config["server"].as_table_mut().unwrap();
-            server.insert("tls_certificate".into(), tls.path("cert.pem").into());
-            server.insert("tls_key".into(), tls.path("key.pem").into());
-            std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
-        }
+        let config_path = home.join("zt-broker.toml");
+        let mut config: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        configure(&mut config);
+        std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        let url = config["server"]["public_url"].as_str().unwrap().to_owned();
         let log = dir.path().join("broker.log");
         let mut command = Command::new(ZT_BROKER);
         command
@@ -113,9 +122,9 @@ impl Broker {
         }
     }
 
-    /// The broker's process id (not for attached brokers).
-    pub fn pid(&self) -> u32 {
-        self._child.as_ref().expect("a started broker").id()
+    /// The broker's process id, when this fixture started it.
+    pub fn pid(&self) -> Option<u32> {
+        self._child.as_ref().map(GroupChild::id)
     }
 
     pub fn home(&self) -> PathBuf {
@@ -153,13 +162,20 @@ impl Broker {
 
     /// Audit records as JSON, in chain order.
     pub fn audit(&self) -> Vec<Value> {
+        self.audit_raw()
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    /// Audit records exactly as stored, in chain order.
+    pub fn audit_raw(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.home().join("zt-broker.db")).unwrap();
         let mut stmt = conn
             .prepare("SELECT record FROM audit ORDER BY seq")
             .unwrap();
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
-        rows.map(|r| serde_json::from_str(&r.unwrap()).unwrap())
-            .collect()
+        rows.map(|r| r.unwrap()).collect()
     }
 }
 

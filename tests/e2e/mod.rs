@@ -3,7 +3,7 @@
 
 mod agent;
 mod dev;
-mod fixture;
+pub mod fixture;
 mod logout;
 mod secrets;
 mod transport;

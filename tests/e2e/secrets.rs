@@ -29,7 +29,11 @@ fn secrets_stay_out_of_argv_environment_logs_and_core_dumps() {
     }
     let idp = TestIdp::start(IdpOptions::default());
     let broker = Broker::start(&idp.issuer, POLICY);
-    assert_eq!(core_limit(broker.pid()), "0 0", "zt-broker may dump core");
+    assert_eq!(
+        core_limit(broker.pid().unwrap()),
+        "0 0",
+        "zt-broker may dump core"
+    );
     let user = User::new();
     let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
     assert_eq!(login.code, Some(0), "{login:?}");

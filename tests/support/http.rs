@@ -47,6 +47,8 @@ pub fn client() -> reqwest::Client {
 pub struct JsonResponse {
     pub status: u16,
     pub body: Value,
+    /// The `Retry-After` header, in seconds, when present.
+    pub retry_after: Option<u64>,
 }
 
 impl JsonResponse {
@@ -64,12 +66,18 @@ impl JsonResponse {
     }
 }
 
-async fn into_json(response: reqwest::Response) -> JsonResponse {
+pub async fn into_json(response: reqwest::Response) -> JsonResponse {
     let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let text = response.text().await.expect("read the response body");
     JsonResponse {
         status,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        retry_after,
     }
 }
 

@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod broker_client;
+pub mod hostile_idp;
 pub mod http;
 pub mod idp;
 pub mod process;

@@ -35,6 +35,9 @@ pub struct DevArgs {
     /// Print one JSON line with the broker URL and CA keys on stdout (for scripts)
     #[arg(long)]
     pub json: bool,
+    /// Switch off the per-address and per-identity request rate limits (for load benchmarks)
+    #[arg(long)]
+    pub no_rate_limits: bool,
 }
 
 pub fn run(args: DevArgs) -> Result<(), Failure> {
@@ -82,6 +85,10 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
         scopes: IdpConfig::default_scopes(),
     };
     let mut config = super::init::layout(&dir, server, idp, "zt-broker".into());
+    if args.no_rate_limits {
+        config.limits = config.limits.without_rate_limits();
+    }
+    let limits = config.limits.clone();
     if let Some(policy) = args.policy {
         config.policy = std::path::absolute(policy).map_err(|e| Failure::config(e.to_string()))?;
     }
@@ -137,6 +144,6 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
     eprintln!("  2. zt login --broker {public_url}");
     eprintln!("  3. zt ssh USER@HOST");
     super::runtime()?
-        .block_on(http::serve(listener, app, None))
+        .block_on(http::serve(listener, app, None, &limits))
         .map_err(|e| Failure::unexpected(format!("server failed: {e}")))
 }

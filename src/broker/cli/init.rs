@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::broker::config::{
-    BrokerConfig, IdpConfig, KeyPaths, ServerConfig, StoreConfig, TokenConfig, check_service_url,
+    BrokerConfig, IdpConfig, KeyPaths, LimitsConfig, ServerConfig, StoreConfig, TokenConfig,
+    check_service_url,
 };
 use crate::broker::keys::{BrokerKeys, openssh_public};
 use crate::exit::Failure;
@@ -74,6 +75,7 @@ pub fn layout(dir: &Path, server: ServerConfig, idp: IdpConfig, audience: String
         store: StoreConfig {
             sqlite: dir.join("zt-broker.db"),
         },
+        limits: LimitsConfig::default(),
     }
 }
 

@@ -52,9 +52,10 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     if tls.is_none() && !config.server.listen.ip().is_loopback() {
         tracing::warn!(listen = %config.server.listen, "INSECURE: serving plain HTTP on a non-loopback address (server.insecure_http = true); tokens cross the network in clear unless a TLS proxy fronts this broker");
     }
+    let limits = config.limits.clone();
     let broker = Arc::new(load(config)?);
     tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), public_url = %broker.config().server.public_url, "zt-broker serving");
     super::runtime()?
-        .block_on(http::serve(listener, http::router(broker), tls))
+        .block_on(http::serve(listener, http::router(broker), tls, &limits))
         .map_err(|e| Failure::unexpected(format!("server failed: {e}")))
 }
