@@ -96,3 +96,31 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for OidcHttp {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn only_https_or_loopback_http_is_accepted() {
+        for good in [
+            "https://broker.example",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:1",
+        ] {
+            assert!(check_url("broker URL", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://broker.example",
+            "http://10.0.0.1",
+            "file:///etc/passwd",
+            "ftp://broker.example",
+            "broker.example",
+            "",
+        ] {
+            let failure = check_url("broker URL", bad).unwrap_err();
+            assert_eq!(failure.exit, crate::exit::Exit::Config, "{bad}");
+        }
+    }
+}
