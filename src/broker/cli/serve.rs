@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
 use crate::broker::config::BrokerConfig;
 use crate::broker::http;
-use crate::broker::keys::BrokerKeys;
+use crate::broker::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::broker::service::Broker;
-use crate::broker::store::sqlite::SqliteStore;
+use crate::broker::store::sqlite::{Checkpointing, SqliteStore};
 use crate::exit::{Exit, Failure};
 use crate::policy::Policy;
 
@@ -24,9 +25,26 @@ pub struct ServeArgs {
 pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
     let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
     let policy = load_policy(&config.policy)?;
-    let store = SqliteStore::open(&config.store.sqlite)
-        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))?;
+    let store = open_store(&config)?;
     Ok(Broker::new(config, keys, policy, Arc::new(store)))
+}
+
+/// The store, signing audit checkpoints with the audit key (created here
+/// for a broker initialised before checkpoints existed).
+pub fn open_store(config: &BrokerConfig) -> Result<SqliteStore, Failure> {
+    let path = &config.keys.audit_signing;
+    let (key, created) =
+        load_or_create_audit_key(path).map_err(|e| Failure::config(e.to_string()))?;
+    if created {
+        tracing::info!(path = %path.display(), "created the audit checkpoint key");
+    }
+    let checkpointing = Checkpointing {
+        key,
+        every_records: config.audit.checkpoint_records,
+        every: Duration::from_secs(config.audit.checkpoint_secs),
+    };
+    SqliteStore::open(&config.store.sqlite, Some(checkpointing))
+        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))
 }
 
 pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
