@@ -9,6 +9,7 @@
 //! and [`verify`] walks a stored chain and names the first thing wrong.
 
 pub mod checkpoint;
+pub mod filter;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
