@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod assets;
+mod audit;
 mod e2e;
 mod peers;
 mod support;

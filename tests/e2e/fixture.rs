@@ -42,6 +42,14 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(issuer: &str, policy: &str) -> Broker {
+        let mut broker = Broker::init(issuer, policy);
+        broker.serve();
+        broker
+    }
+
+    /// `zt-broker init` in a new temporary directory, not started yet (so
+    /// a test can change `zt-broker.toml` first).
+    pub fn init(issuer: &str, policy: &str) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
@@ -55,31 +63,49 @@ impl Broker {
                 .args(["--listen", &format!("127.0.0.1:{port}")]),
         );
         let log = dir.path().join("broker.log");
+        Broker {
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            _child: None,
+            log,
+        }
+    }
+
+    /// Start (or restart) `zt-broker serve` and wait until it accepts
+    /// connections. Its log is appended to.
+    pub fn serve(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let mut command = Command::new(ZT_BROKER);
         command
             .arg("serve")
             .arg("--config")
-            .arg(home.join("zt-broker.toml"))
+            .arg(self.config_path())
             .env("ZT_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap());
+            .stderr(log);
         let child = GroupChild::spawn(command).expect("spawn zt-broker");
-        let url = format!("http://127.0.0.1:{port}");
+        let addr = self.url.trim_start_matches("http://").to_owned();
         let up = wait_until(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            std::net::TcpStream::connect(&addr).is_ok()
         });
-        assert!(
-            up,
-            "zt-broker did not come up; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Broker {
-            url,
-            dir,
-            _child: Some(child),
-            log,
+        assert!(up, "zt-broker did not come up; log:\n{}", self.log());
+        self._child = Some(child);
+    }
+
+    /// `kill -9` the broker (its whole process group) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self._child.take() {
+            child.kill();
         }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("zt-broker.toml")
     }
 
     /// A broker started elsewhere (e.g. `zt-broker dev`), for logging in.
@@ -117,7 +143,7 @@ impl Broker {
             Command::new(ZT_BROKER)
                 .arg("sign-host")
                 .arg("--config")
-                .arg(self.home().join("zt-broker.toml"))
+                .arg(self.config_path())
                 .arg(&key)
                 .args(["--principals", principals]),
         );

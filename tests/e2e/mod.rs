@@ -2,7 +2,7 @@
 //! and Debian's sshd, all on loopback.
 
 mod dev;
-mod fixture;
+pub mod fixture;
 
 use std::time::Duration;
 
