@@ -159,6 +159,18 @@ mod tests {
     }
 
     #[test]
+    fn records_from_before_outcomes_still_parse() {
+        let old = r#"{"time":1,"kind":"token_exchange","request_id":"r","identity":{"issuer":"i","subject":"s"},"device":"d"}"#;
+        let record: AuditRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.outcome, None);
+        assert_eq!(record.identity.as_ref().unwrap().subject, "s");
+        // And an unverified request records no identity at all.
+        let mut refused = record.clone();
+        refused.identity = None;
+        assert!(!refused.canonical().contains("identity"));
+    }
+
+    #[test]
     fn the_chain_depends_on_order_and_content() {
         let a = chain_hash(GENESIS, &record("a").canonical());
         let b = chain_hash(&a, &record("b").canonical());
