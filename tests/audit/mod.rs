@@ -4,6 +4,7 @@
 //! record of a certificate a client received across `kill -9`.
 
 mod crash;
+mod export;
 mod mutations;
 mod store_failure;
 

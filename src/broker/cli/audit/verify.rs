@@ -2,6 +2,7 @@
 //! every signed checkpoint; exit 0 when intact, 1 (naming the first bad
 //! record) when not, 7 when the log or the audit key cannot be read.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -44,31 +45,37 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
 }
 
 fn report(verdict: &Result<Summary, Problem>, json: bool) {
-    match (verdict, json) {
+    // A reader that stopped reading (`| head -1`) is not an error; the exit
+    // code still tells.
+    let mut out = std::io::stdout().lock();
+    let _ = match (verdict, json) {
         (Ok(s), true) => {
             let mut value = serde_json::to_value(s).expect("summary serialises");
             value["intact"] = true.into();
-            println!("{value}");
+            writeln!(out, "{value}")
         }
         (Err(p), true) => {
             let mut value = serde_json::to_value(p).expect("problem serialises");
             value["intact"] = false.into();
             value["first_bad_seq"] = p.seq().into();
             value["message"] = p.to_string().into();
-            println!("{value}");
+            writeln!(out, "{value}")
         }
-        (Ok(s), false) => {
-            println!(
-                "audit log intact: {} records, {} signed checkpoints, head {} at seq {}",
-                s.records, s.checkpoints, s.head_hash, s.head_seq
-            );
-            if s.unsigned_tail > 0 {
-                println!(
-                    "{} records after the last checkpoint (seq {}) are not signed yet",
-                    s.unsigned_tail, s.last_checkpoint_seq
-                );
+        (Ok(s), false) => writeln!(
+            out,
+            "audit log intact: {} records, {} signed checkpoints, head {} at seq {}",
+            s.records, s.checkpoints, s.head_hash, s.head_seq
+        )
+        .and_then(|()| {
+            if s.unsigned_tail == 0 {
+                return Ok(());
             }
-        }
-        (Err(p), false) => println!("first bad record: {}", p.seq()),
-    }
+            writeln!(
+                out,
+                "{} records after the last checkpoint (seq {}) are not signed yet",
+                s.unsigned_tail, s.last_checkpoint_seq
+            )
+        }),
+        (Err(p), false) => writeln!(out, "first bad record: {}", p.seq()),
+    };
 }
