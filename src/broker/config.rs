@@ -272,6 +272,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_config_from_before_audit_checkpoints_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zt-broker.toml");
+        std::fs::write(
+            &path,
+            r#"policy = "policy.toml"
+[server]
+listen = "127.0.0.1:8443"
+public_url = "http://127.0.0.1:8443"
+[identity_provider]
+issuer = "https://idp.example"
+client_id = "zt"
+[keys]
+user_ca = "user_ca"
+host_ca = "host_ca"
+token_signing = "token_signing_key.pem"
+[store]
+sqlite = "zt-broker.db"
+"#,
+        )
+        .unwrap();
+        let config = BrokerConfig::load(&path).unwrap();
+        assert_eq!(
+            config.keys.audit_signing,
+            dir.path().join("audit_signing_key.pem")
+        );
+        assert_eq!(config.audit, AuditConfig::default());
+    }
+
+    #[test]
     fn service_urls_must_be_https_except_loopback() {
         assert!(check_service_url("x", "https://idp.example").is_ok());
         assert!(check_service_url("x", "http://127.0.0.1:9000").is_ok());
