@@ -79,6 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         }
         'zt-broker;audit;verify' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the verdict as one JSON object on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

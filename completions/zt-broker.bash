@@ -201,13 +201,17 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__audit__subcmd__verify)
-            opts="-h --config --json --help"
+            opts="-h --config --json --public-key --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -70,6 +70,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         }
         &'zt-broker;audit;verify'= {
             cand --config 'Path of zt-broker.toml'
+            cand --public-key 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config'
             cand --json 'Print the verdict as one JSON object on stdout'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -57,6 +57,7 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fis
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l public-key -d 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print the verdict as one JSON object on stdout'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l config -d 'Path of zt-broker.toml' -r -F

@@ -12,7 +12,7 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
 use super::config::KeyPaths;
 use crate::files::{self, FileError};
-use crate::jose::SigningKey;
+use crate::jose::{EcPublicJwk, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -60,7 +60,7 @@ impl BrokerKeys {
             &paths.token_signing,
             pem("PRIVATE KEY", token.pkcs8()).as_bytes(),
         )?;
-        create_es256(&paths.audit_signing)?;
+        create_audit_key(&paths.audit_signing)?;
         Ok(BrokerKeys {
             user_ca,
             host_ca,
@@ -117,16 +117,46 @@ fn create_es256(path: &Path) -> Result<SigningKey, KeyError> {
     Ok(key)
 }
 
+/// The audit checkpoint key, and its public JWK next to it (0644, for
+/// verifying a copied log elsewhere without the private key).
+fn create_audit_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let key = create_es256(path)?;
+    let public = serde_json::to_string(key.public_jwk()).expect("a JWK serialises");
+    files::write_public(&audit_public_path(path), format!("{public}\n").as_bytes())?;
+    Ok(key)
+}
+
+/// Where the public half of the audit key at `private` is written.
+pub fn audit_public_path(private: &Path) -> std::path::PathBuf {
+    private.with_extension("pub.json")
+}
+
 /// The audit checkpoint key.
 pub fn load_audit_key(path: &Path) -> Result<SigningKey, KeyError> {
     load_token_key(path)
+}
+
+/// A public audit key (a P-256 JWK, as `zt-broker init` writes it).
+pub fn load_audit_public_key(path: &Path) -> Result<EcPublicJwk, KeyError> {
+    let invalid = || KeyError::Invalid {
+        path: path.display().to_string(),
+        what: "P-256 public JWK",
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        KeyError::File(FileError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| invalid())?;
+    EcPublicJwk::from_value(&value).map_err(|_| invalid())
 }
 
 /// The audit checkpoint key, created (0600) if there is none yet; `true`
 /// when it was created.
 pub fn load_or_create_audit_key(path: &Path) -> Result<(SigningKey, bool), KeyError> {
     match load_audit_key(path) {
-        Err(KeyError::Missing(_)) => Ok((create_es256(path)?, true)),
+        Err(KeyError::Missing(_)) => Ok((create_audit_key(path)?, true)),
         other => other.map(|k| (k, false)),
     }
 }
@@ -200,5 +230,7 @@ mod tests {
         let (again, created) = load_or_create_audit_key(&path).unwrap();
         assert!(!created);
         assert_eq!(first.thumbprint(), again.thumbprint());
+        let public = load_audit_public_key(&audit_public_path(&path)).unwrap();
+        assert_eq!(&public, first.public_jwk());
     }
 }

@@ -19,9 +19,15 @@ use crate::support::dev_idp::DevIdp;
 
 /// `zt-broker audit verify --json`: the exit code and the verdict.
 pub fn verify(config: &Path) -> (Option<i32>, Value) {
+    verify_with(config, &[])
+}
+
+/// `verify` with extra arguments.
+pub fn verify_with(config: &Path, extra: &[&str]) -> (Option<i32>, Value) {
     let out = Command::new(ZT_BROKER)
         .args(["audit", "verify", "--json", "--config"])
         .arg(config)
+        .args(extra)
         .output()
         .expect("run zt-broker audit verify");
     let verdict = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {

@@ -19,7 +19,7 @@ use zt::broker::store::sqlite::{Checkpointing, SqliteStore};
 use zt::broker::store::{Store, Write};
 use zt::jose::SigningKey;
 
-use super::verify;
+use super::{verify, verify_with};
 use crate::e2e::fixture::{Broker, POLICY};
 use crate::support::http::block_on;
 use crate::support::rng::Rng;
@@ -371,7 +371,22 @@ fn verify_catches_every_random_mutation_of_a_copied_log() {
         }
     }
 
-    // And the positive control once more, after all that copying.
+    // And the positive control once more, after all that copying; also
+    // with only the public key, as an auditor elsewhere would run it.
     std::fs::copy(&pristine, &copy).unwrap();
     assert_eq!(verify(&config).0, Some(0));
+    let public = broker.home().join("audit_signing_key.pub.json");
+    let (code, verdict) = verify_with(&config, &["--public-key", public.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{verdict}");
+    // Someone else's key: the first checkpoint is not signed by it.
+    let other = broker.home().join("other.pub.json");
+    let other_key = SigningKey::generate().unwrap();
+    std::fs::write(
+        &other,
+        serde_json::to_string(other_key.public_jwk()).unwrap(),
+    )
+    .unwrap();
+    let (code, verdict) = verify_with(&config, &["--public-key", other.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{verdict}");
+    assert_eq!(verdict["problem"], "bad_signature", "{verdict}");
 }

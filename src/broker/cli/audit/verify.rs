@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::audit::verify::{Problem, Summary, Walk};
-use crate::broker::keys::load_audit_key;
+use crate::broker::keys::{load_audit_key, load_audit_public_key};
 use crate::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
@@ -19,16 +19,22 @@ pub struct VerifyArgs {
     /// Print the verdict as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+    /// Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
 }
 
 pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     let (config, log) = super::open(&args.config)?;
-    let key = load_audit_key(&config.keys.audit_signing)
-        .map_err(|e| Failure::config(format!("cannot check checkpoint signatures: {e}")))?;
+    let key = match &args.public_key {
+        Some(path) => load_audit_public_key(path),
+        None => load_audit_key(&config.keys.audit_signing).map(|k| k.public_jwk().clone()),
+    }
+    .map_err(|e| Failure::config(format!("cannot check checkpoint signatures: {e}")))?;
     let checkpoints = log
         .checkpoints()
         .map_err(|e| Failure::config(e.to_string()))?;
-    let mut walk = Walk::new(key.public_jwk(), checkpoints);
+    let mut walk = Walk::new(&key, checkpoints);
     let verdict = log
         .for_each(|entry| walk.push(entry))
         .map_err(|e| Failure::config(e.to_string()))?
