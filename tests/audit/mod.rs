@@ -5,6 +5,7 @@
 
 mod crash;
 mod export;
+mod keys;
 mod mutations;
 mod store_failure;
 

@@ -10,6 +10,7 @@ use crate::broker::config::BrokerConfig;
 use crate::broker::http;
 use crate::broker::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::broker::service::Broker;
+use crate::broker::store::audit_log::AuditLog;
 use crate::broker::store::sqlite::{Checkpointing, SqliteStore};
 use crate::exit::{Exit, Failure};
 use crate::policy::Policy;
@@ -30,13 +31,34 @@ pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
 }
 
 /// The store, signing audit checkpoints with the audit key (created here
-/// for a broker initialised before checkpoints existed).
+/// for a broker initialised before checkpoints existed). Refuses a key
+/// other than the one that signed the log's last checkpoint: a lost or
+/// swapped key would silently leave the earlier checkpoints unverifiable.
 pub fn open_store(config: &BrokerConfig) -> Result<SqliteStore, Failure> {
     let path = &config.keys.audit_signing;
+    let last_signer = AuditLog::open(&config.store.sqlite)
+        .and_then(|log| log.checkpoints())
+        .ok()
+        .and_then(|c| c.last().map(|c| c.key_id.clone()));
+    let restore = "restore the audit key that signed this log from a backup";
+    if last_signer.is_some() && std::fs::symlink_metadata(path).is_err() {
+        return Err(Failure::config(format!(
+            "{} is missing, but the audit log's checkpoints were signed with it",
+            path.display()
+        ))
+        .hint(restore));
+    }
     let (key, created) =
         load_or_create_audit_key(path).map_err(|e| Failure::config(e.to_string()))?;
     if created {
         tracing::info!(path = %path.display(), "created the audit checkpoint key");
+    }
+    if last_signer.is_some_and(|id| id != key.thumbprint()) {
+        return Err(Failure::config(format!(
+            "{} is not the key that signed the audit log's last checkpoint",
+            path.display()
+        ))
+        .hint(restore));
     }
     let checkpointing = Checkpointing {
         key,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::audit::verify::{Problem, Summary, Walk};
-use crate::broker::keys::{load_audit_key, load_audit_public_key};
+use crate::broker::keys::{KeyError, load_audit_key, load_audit_public_key};
 use crate::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
@@ -30,7 +30,13 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
         Some(path) => load_audit_public_key(path),
         None => load_audit_key(&config.keys.audit_signing).map(|k| k.public_jwk().clone()),
     }
-    .map_err(|e| Failure::config(format!("cannot check checkpoint signatures: {e}")))?;
+    .map_err(|e| match e {
+        KeyError::Missing(path) => Failure::config(format!(
+            "cannot check checkpoint signatures: {path} does not exist"
+        ))
+        .hint("a broker initialised before audit checkpoints creates it on its next start; or pass --public-key"),
+        e => Failure::config(format!("cannot check checkpoint signatures: {e}")),
+    })?;
     let checkpoints = log
         .checkpoints()
         .map_err(|e| Failure::config(e.to_string()))?;
