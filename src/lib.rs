@@ -20,4 +20,5 @@ pub mod id_token;
 pub mod jose;
 pub mod policy;
 pub mod posture;
+pub mod process_hygiene;
 pub mod proto;

@@ -4,6 +4,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if let Err(e) = zt::process_hygiene::disable_core_dumps() {
+        eprintln!("zt: warning: cannot disable core dumps: {e}");
+    }
     let cli = zt::cli::Cli::parse();
     match zt::cli::run(cli) {
         Ok(code) => ExitCode::from(code),

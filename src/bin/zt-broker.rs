@@ -4,6 +4,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    if let Err(e) = zt::process_hygiene::disable_core_dumps() {
+        eprintln!("zt-broker: warning: cannot disable core dumps: {e}");
+    }
     let cli = zt::broker::cli::BrokerCli::parse();
     match zt::broker::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -85,6 +85,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         return completions::run(args).map(|()| 0);
     }
     let ctx = Ctx::new(&cli.global)?;
+    crate::client::session::remove_expired_files(&ctx.paths, crate::client::broker::unix_now());
     match cli.command {
         Command::Login(args) => login::run(args, &ctx).map(|()| 0),
         Command::Ssh(args) => ssh::run(args, &ctx),

@@ -39,8 +39,11 @@ pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
         .as_ref()
         .ok_or_else(|| Failure::unexpected("no certificate after renewal"))?;
     let paths = &ctx.paths;
+    // With the agent, the certificate itself names the identity: ssh then
+    // asks the agent to sign with the certificate entry zt added (the agent
+    // holds no plain-key entry to match a .pub file against).
     let identity_file = if cert.in_agent {
-        paths.public_key_file()
+        paths.certificate_file()
     } else {
         paths.key_file()
     };

@@ -33,12 +33,10 @@ impl BrokerClient {
 
     pub async fn configuration(&self) -> Result<BrokerConfiguration, Failure> {
         let url = format!("{}{}", self.base, proto::WELL_KNOWN_PATH);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+        let response =
+            self.http.get(&url).send().await.map_err(|e| {
+                super::http::unreachable("the broker", super::http::error_chain(&e))
+            })?;
         let config: BrokerConfiguration = read(response).await?;
         if config.api_version != proto::API_VERSION {
             return Err(Failure::config(format!(
@@ -51,9 +49,11 @@ impl BrokerClient {
         if config.broker != self.base {
             return Err(Failure::config(format!(
                 "the broker at {} calls itself {}; use that URL with --broker",
-                self.base, config.broker
+                sanitize(&self.base),
+                sanitize(&config.broker)
             )));
         }
+        check_configuration(&self.base, &config)?;
         Ok(config)
     }
 
@@ -81,7 +81,7 @@ impl BrokerClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
         let token: proto::TokenExchangeResponse = read(response).await?;
         Ok(token.access_token)
     }
@@ -118,9 +118,58 @@ impl BrokerClient {
             .json(&body)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", e))?;
+            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
         read(response).await
     }
+}
+
+/// The discovery document is input from the network like any other: its
+/// endpoints must be on the broker's own origin (tokens are sent there),
+/// the IdP must be HTTPS (loopback excepted), and the CA keys must be plain
+/// OpenSSH public keys (they become `@cert-authority` lines).
+pub fn check_configuration(base: &str, config: &BrokerConfiguration) -> Result<(), Failure> {
+    let bad = |what: &str| {
+        Failure::config(format!(
+            "the broker at {} sent an unusable configuration: {what}",
+            sanitize(base)
+        ))
+        .hint("the broker may be misconfigured, or something between you and it is interfering")
+    };
+    let prefix = format!("{base}/");
+    for (name, url) in [
+        ("token_endpoint", &config.token_endpoint),
+        ("certificate_endpoint", &config.certificate_endpoint),
+    ] {
+        let parsed = url::Url::parse(url).ok();
+        let plain = parsed.as_ref().is_some_and(|u| {
+            u.query().is_none() && u.fragment().is_none() && u.username().is_empty()
+        });
+        if !url.starts_with(&prefix) || !plain {
+            return Err(bad(&format!("{name} is not on the broker's own URL")));
+        }
+    }
+    super::http::check_url("identity provider issuer", &config.identity_provider.issuer)?;
+    let client_id = &config.identity_provider.client_id;
+    if client_id.is_empty() || client_id.chars().any(char::is_control) {
+        return Err(bad(
+            "identity_provider.client_id is empty or has control characters",
+        ));
+    }
+    if config.host_ca_keys.is_empty() {
+        return Err(bad("no host CA key"));
+    }
+    for key in config.host_ca_keys.iter().chain(&config.user_ca_keys) {
+        ca_key(key).map_err(|_| bad("a CA key is not an OpenSSH public key"))?;
+    }
+    Ok(())
+}
+
+/// A CA key from the discovery document, re-encoded (no comment): only
+/// the key itself reaches zt's known_hosts.
+pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
+    let mut key = ssh_key::PublicKey::from_openssh(line)?;
+    key.set_comment("");
+    key.to_openssh()
 }
 
 /// Decode a broker response, mapping its errors to exit codes.
@@ -129,7 +178,7 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| super::http::unreachable("the broker", e))?;
+        .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| {
             Failure::unexpected(format!(
@@ -174,4 +223,97 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
 /// hostile server cannot rewrite the screen.
 pub fn sanitize(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(500).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://broker.example";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb6Pc7oEKmDkprHNm1Ksg6uDr4Zz5TfyJt4A0WnWuf3";
+
+    fn good() -> BrokerConfiguration {
+        BrokerConfiguration {
+            api_version: proto::API_VERSION,
+            broker: BASE.into(),
+            audience: "zt-broker".into(),
+            identity_provider: proto::IdentityProviderInfo {
+                issuer: "https://idp.example".into(),
+                client_id: "zt".into(),
+                scopes: vec!["openid".into()],
+            },
+            user_ca_keys: vec![KEY.into()],
+            host_ca_keys: vec![format!("{KEY} host-ca")],
+            certificate_ttl: proto::TtlLimits {
+                default_secs: 3600,
+                max_secs: 3600,
+            },
+            token_endpoint: format!("{BASE}/v1/token"),
+            certificate_endpoint: format!("{BASE}/v1/ssh/certificates"),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_configuration_passes() {
+        check_configuration(BASE, &good()).unwrap();
+    }
+
+    #[test]
+    fn hostile_configurations_are_refused() {
+        type Mutation = Box<dyn Fn(&mut BrokerConfiguration)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "foreign token endpoint",
+                Box::new(|c| c.token_endpoint = "https://evil.example/v1/token".into()),
+            ),
+            (
+                "look-alike host",
+                Box::new(|c| c.token_endpoint = format!("{BASE}.evil.example/v1/token")),
+            ),
+            (
+                "userinfo trick",
+                Box::new(|c| {
+                    c.certificate_endpoint = "https://broker.example@evil.example/x".into()
+                }),
+            ),
+            (
+                "query",
+                Box::new(|c| {
+                    c.certificate_endpoint = format!("{BASE}/v1/ssh/certificates?to=evil")
+                }),
+            ),
+            (
+                "plain-http IdP",
+                Box::new(|c| c.identity_provider.issuer = "http://idp.example".into()),
+            ),
+            (
+                "file IdP",
+                Box::new(|c| c.identity_provider.issuer = "file:///etc/passwd".into()),
+            ),
+            (
+                "empty client id",
+                Box::new(|c| c.identity_provider.client_id.clear()),
+            ),
+            ("no host CA", Box::new(|c| c.host_ca_keys.clear())),
+            (
+                "injected known_hosts line",
+                Box::new(|c| c.host_ca_keys = vec![format!("{KEY}\n* ssh-ed25519 AAAA")]),
+            ),
+            (
+                "garbage CA key",
+                Box::new(|c| c.user_ca_keys = vec!["-oProxyCommand=sh".into()]),
+            ),
+        ];
+        for (name, mutate) in cases {
+            let mut config = good();
+            mutate(&mut config);
+            assert!(check_configuration(BASE, &config).is_err(), "{name} passed");
+        }
+    }
+
+    #[test]
+    fn ca_keys_lose_their_comment() {
+        assert_eq!(ca_key(&format!("{KEY} any comment")).unwrap(), KEY);
+    }
 }

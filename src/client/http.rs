@@ -35,8 +35,26 @@ pub fn client() -> Result<reqwest::Client, Failure> {
 }
 
 pub fn unreachable(what: &str, e: impl std::fmt::Display) -> Failure {
-    Failure::new(Exit::Unreachable, format!("{what} is unreachable: {e}"))
-        .hint("check the network and the URL; `zt status` shows the configured broker")
+    let message = format!("{what} is unreachable: {e}");
+    let hint = if message.contains("certificate") {
+        "its TLS certificate does not verify; if it comes from a private CA, set SSL_CERT_FILE to that CA's PEM bundle"
+    } else {
+        "check the network and the URL; `zt status` shows the configured broker"
+    };
+    Failure::new(Exit::Unreachable, message).hint(hint)
+}
+
+/// `e` and its sources, one after the other (reqwest hides the cause of a
+/// failed request, such as a certificate that does not verify, in them).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    super::broker::sanitize(&text)
 }
 
 /// `openidconnect` speaks `http` crate requests; this runs them on reqwest.

@@ -18,7 +18,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::http::OidcHttp;
+use super::http::{OidcHttp, error_chain};
 use crate::exit::{Exit, Failure};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -264,17 +264,6 @@ fn groups_claim(id_token: &str) -> Vec<String> {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| serde_json::from_value(v.get("groups")?.clone()).ok())
         .unwrap_or_default()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    super::broker::sanitize(&text)
 }
 
 fn grant_failure<RE, T>(what: &str, e: RequestTokenError<RE, T>) -> Failure

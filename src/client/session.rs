@@ -82,6 +82,25 @@ impl Session {
     }
 }
 
+/// Delete the key and certificate files of a certificate that has expired
+/// (when they are files, not agent entries). zt has no daemon, so this runs
+/// whenever zt does; `$XDG_RUNTIME_DIR` is a tmpfs that also ends with the
+/// login session. Best effort: a failure here never stops the command.
+pub fn remove_expired_files(paths: &Paths, now: u64) {
+    let Ok(Some(session)) = Session::load(paths) else {
+        return;
+    };
+    let Some(cert) = session.certificate.as_ref() else {
+        return;
+    };
+    if cert.in_agent || cert.valid_before > now {
+        return;
+    }
+    for path in [paths.key_file(), paths.certificate_file()] {
+        let _ = files::remove(&path);
+    }
+}
+
 /// The device key that DPoP proofs are signed with: created once per
 /// profile, kept in the credential store.
 pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
@@ -207,7 +226,10 @@ fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), 
     let mut text =
         String::from("# Written by zt: hosts are trusted only through the broker's host CA.\n");
     for key in &config.host_ca_keys {
-        let key = super::broker::sanitize(key);
+        // Checked by `check_configuration`; re-encoded so nothing but the
+        // key itself can reach the file.
+        let key = super::broker::ca_key(key)
+            .map_err(|e| Failure::config(format!("the broker sent a bad host CA key: {e}")))?;
         text.push_str(&format!("@cert-authority * {key}\n"));
     }
     Ok(files::write_private(
@@ -218,13 +240,23 @@ fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), 
 
 /// Renew without a prompt: refresh token → ID token → exchange → cert.
 pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> Result<(), Failure> {
-    let refresh_token = secrets.get(REFRESH_TOKEN)?.ok_or_else(|| {
-        Failure::login_required(
-            "the certificate has expired and there is no saved session to renew it",
-        )
-    })?;
+    let (broker, config, idp) = connect(&session.broker).await?;
+    let device = device_key(secrets)?;
+    let previous = session.certificate.as_ref();
+    let cert = with_fresh_id_token(&idp, secrets, async |id_token: &str| {
+        obtain_certificate(&broker, &config, &device, id_token, paths, previous).await
+    })
+    .await?;
+    session.certificate = Some(cert);
+    session.save(paths)
+}
+
+/// The broker at `broker_url`, its configuration and its IdP.
+pub async fn connect(
+    broker_url: &str,
+) -> Result<(BrokerClient, BrokerConfiguration, Idp), Failure> {
     let http = super::http::client()?;
-    let broker = BrokerClient::new(http.clone(), &session.broker)?;
+    let broker = BrokerClient::new(http.clone(), broker_url)?;
     let config = broker.configuration().await?;
     let idp = Idp::discover(
         http,
@@ -232,18 +264,27 @@ pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> R
         &config.identity_provider.client_id,
     )
     .await?;
-    let device = device_key(secrets)?;
-    let mut refresh_token = refresh_token;
+    Ok((broker, config, idp))
+}
+
+/// Get a new ID token with the saved refresh token (saving a rotated one)
+/// and hand it to `use_token`, typically a broker exchange.
+pub async fn with_fresh_id_token<T>(
+    idp: &Idp,
+    secrets: &Secrets,
+    mut use_token: impl AsyncFnMut(&str) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut refresh_token = secrets.get(REFRESH_TOKEN)?.ok_or_else(|| {
+        Failure::login_required("there is no saved session to get a fresh identity from")
+    })?;
     let mut attempt = 0;
-    let cert = loop {
+    loop {
         let tokens: Tokens = idp.refresh(&refresh_token).await?;
         if let Some(rotated) = &tokens.refresh_token {
             secrets.set(REFRESH_TOKEN, rotated)?;
             refresh_token = rotated.clone();
         }
-        let previous = session.certificate.as_ref();
-        match obtain_certificate(&broker, &config, &device, &tokens.id_token, paths, previous).await
-        {
+        match use_token(&tokens.id_token).await {
             // An IdP may hand out a byte-identical ID token when asked twice
             // within one second (same claims, same iat, no jti), and the
             // broker accepts each ID token once. Ask again a second later.
@@ -251,11 +292,9 @@ pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> R
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(1100)).await;
             }
-            other => break other?,
+            other => return other,
         }
-    };
-    session.certificate = Some(cert);
-    session.save(paths)
+    }
 }
 
 /// A time span for humans: `59m`, `1h 5m`, `expired`.
@@ -270,5 +309,60 @@ pub fn remaining(secs: i64) -> String {
         (0, m) => format!("{m}m"),
         (h, 0) => format!("{h}h"),
         (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(dir: &std::path::Path) -> Paths {
+        Paths {
+            config_file: dir.join("config.toml"),
+            state_dir: dir.join("state"),
+            runtime_dir: dir.join("run"),
+        }
+    }
+
+    fn session(valid_before: u64, in_agent: bool) -> Session {
+        Session {
+            broker: "http://127.0.0.1:1".into(),
+            issuer: "http://127.0.0.1:2".into(),
+            client_id: "zt".into(),
+            subject: "s".into(),
+            email: None,
+            groups: vec![],
+            certificate: Some(CertificateInfo {
+                serial: 1,
+                key_id: "k".into(),
+                principals: vec!["ops".into()],
+                valid_after: 0,
+                valid_before,
+                rule: "r".into(),
+                in_agent,
+            }),
+        }
+    }
+
+    fn setup(valid_before: u64, in_agent: bool) -> (tempfile::TempDir, Paths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        session(valid_before, in_agent).save(&paths).unwrap();
+        files::write_private(&paths.key_file(), b"key").unwrap();
+        files::write_private(&paths.certificate_file(), b"cert").unwrap();
+        (dir, paths)
+    }
+
+    #[test]
+    fn expired_key_files_are_removed_and_live_ones_kept() {
+        let (_dir, expired) = setup(100, false);
+        remove_expired_files(&expired, 100);
+        assert!(!expired.key_file().exists());
+        assert!(!expired.certificate_file().exists());
+
+        let (_dir, live) = setup(101, false);
+        remove_expired_files(&live, 100);
+        assert!(live.key_file().exists());
+        assert!(live.certificate_file().exists());
     }
 }

@@ -99,8 +99,8 @@ fn take_options(
 /// Where the certificate and key are.
 pub struct Identity<'a> {
     pub certificate: &'a Path,
-    /// The private key file, or the public key file when the key is in
-    /// the agent (ssh then asks the agent to sign).
+    /// The private key file, or the certificate file when the key is in
+    /// the agent (ssh then asks the agent to sign with that entry).
     pub identity_file: &'a Path,
     pub known_hosts: &'a Path,
     pub use_agent: bool,

@@ -42,7 +42,16 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(issuer: &str, policy: &str) -> Broker {
-        let mut broker = Broker::init(issuer, policy);
+        Broker::start_with(issuer, policy, None)
+    }
+
+    /// A broker serving HTTPS with `tls`'s certificate and key.
+    pub fn start_tls(issuer: &str, policy: &str, tls: &TlsFiles) -> Broker {
+        Broker::start_with(issuer, policy, Some(tls))
+    }
+
+    fn start_with(issuer: &str, policy: &str, tls: Option<&TlsFiles>) -> Broker {
+        let mut broker = Broker::init_with(issuer, policy, tls);
         broker.serve();
         broker
     }
@@ -50,21 +59,36 @@ impl Broker {
     /// `zt-broker init` in a new temporary directory, not started yet (so
     /// a test can change `zt-broker.toml` first).
     pub fn init(issuer: &str, policy: &str) -> Broker {
+        Broker::init_with(issuer, policy, None)
+    }
+
+    fn init_with(issuer: &str, policy: &str, tls: Option<&TlsFiles>) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::write(home.join("policy.toml"), policy).unwrap();
         let port = free_port();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
         run_ok(
             Command::new(ZT_BROKER)
                 .args(["init", "--client-id", "zt", "--issuer", issuer])
                 .arg("--dir")
                 .arg(&home)
-                .args(["--listen", &format!("127.0.0.1:{port}")]),
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--public-url", &url]),
         );
+        if let Some(tls) = tls {
+            let path = home.join("zt-broker.toml");
+            let mut config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            let server = config["server"].as_table_mut().unwrap();
+            server.insert("tls_certificate".into(), tls.path("cert.pem").into());
+            server.insert("tls_key".into(), tls.path("key.pem").into());
+            std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        }
         let log = dir.path().join("broker.log");
         Broker {
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             dir,
             _child: None,
             log,
@@ -89,7 +113,7 @@ impl Broker {
             .stdout(Stdio::null())
             .stderr(log);
         let child = GroupChild::spawn(command).expect("spawn zt-broker");
-        let addr = self.url.trim_start_matches("http://").to_owned();
+        let addr = self.url.split_once("://").map_or("", |(_, a)| a).to_owned();
         let up = wait_until(Duration::from_secs(10), || {
             std::net::TcpStream::connect(&addr).is_ok()
         });
@@ -118,6 +142,11 @@ impl Broker {
             _child: None,
             log,
         }
+    }
+
+    /// The broker's process id (not for attached brokers).
+    pub fn pid(&self) -> u32 {
+        self._child.as_ref().expect("a started broker").id()
     }
 
     pub fn home(&self) -> PathBuf {
@@ -165,9 +194,40 @@ impl Broker {
     }
 }
 
+/// A test CA and a server certificate it signed for 127.0.0.1, as PEM
+/// files `ca.pem`, `cert.pem` and `key.pem` in a temp dir.
+pub struct TlsFiles {
+    pub dir: tempfile::TempDir,
+}
+
+impl TlsFiles {
+    pub fn new() -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let ca_issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.subject_alt_names = vec![SanType::IpAddress([127, 0, 0, 1].into())];
+        let cert = leaf.signed_by(&key, &ca_issuer).unwrap();
+        let dir = tempdir();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+        TlsFiles { dir }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+}
+
 /// A person with a fresh HOME, running the real `zt`.
 pub struct User {
     pub home: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
 }
 
 /// The outcome of a `zt` run.
@@ -189,7 +249,16 @@ impl Run {
 
 impl User {
     pub fn new() -> User {
-        User { home: tempdir() }
+        User {
+            home: tempdir(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Set `name=value` for every `zt` this user runs.
+    pub fn with_env(mut self, name: &'static str, value: impl Into<String>) -> User {
+        self.env.push((name, value.into()));
+        self
     }
 
     pub fn runtime_dir(&self) -> PathBuf {
@@ -211,7 +280,10 @@ impl User {
             .env_remove("SSH_AUTH_SOCK")
             .env_remove("ZT_PROFILE")
             .env_remove("ZT_BROKER")
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
             .stdin(Stdio::null());
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 

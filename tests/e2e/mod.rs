@@ -1,8 +1,12 @@
 //! End to end: the real `zt` and `zt-broker` against panva's oidc-provider
 //! and Debian's sshd, all on loopback.
 
+mod agent;
 mod dev;
 pub mod fixture;
+mod logout;
+mod secrets;
+mod transport;
 
 use std::time::Duration;
 
@@ -15,7 +19,7 @@ use crate::support::{Peer, require_peers};
 
 /// sshd trusting the broker's user CA, with a host certificate from the
 /// broker's host CA (unless `host_cert` is false), `login` ← `principals`.
-fn target(broker: &Broker, principals: &[&str], host_cert: bool) -> TestSshd {
+pub(super) fn target(broker: &Broker, principals: &[&str], host_cert: bool) -> TestSshd {
     let builder = SshdBuilder::new()
         .user_ca(&broker.user_ca())
         .principals(&current_login(), principals);
@@ -28,7 +32,7 @@ fn target(broker: &Broker, principals: &[&str], host_cert: bool) -> TestSshd {
     builder.start()
 }
 
-fn ssh_args(sshd: &TestSshd) -> Vec<String> {
+pub(super) fn ssh_args(sshd: &TestSshd) -> Vec<String> {
     let port = sshd.port.to_string();
     [
         "ssh",
@@ -52,7 +56,7 @@ fn ssh_args(sshd: &TestSshd) -> Vec<String> {
     .collect()
 }
 
-fn certificates_issued(broker: &Broker) -> Vec<serde_json::Value> {
+pub(super) fn certificates_issued(broker: &Broker) -> Vec<serde_json::Value> {
     broker
         .audit()
         .into_iter()

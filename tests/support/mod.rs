@@ -7,6 +7,7 @@
 // Not every test uses every helper; later test modules pick what they need.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod api;
 pub mod dev_idp;
 pub mod http;
