@@ -21,30 +21,21 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
-use ssh_key::{Algorithm, PrivateKey};
-use zt::jose::SigningKey;
 use zt::proto;
 
-const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const SCOPE: &str = "openid email profile groups offline_access";
-const CLIENT_ID: &str = "zt";
+// The same client-side API calls the integration tests make.
+#[path = "../tests/support/api.rs"]
+mod api;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The broker process; killed when dropped.
@@ -129,132 +120,6 @@ fn start_broker(dir: &Path) -> Result<BrokerProcess> {
     Ok(process)
 }
 
-#[derive(Deserialize)]
-struct DeviceAuthorization {
-    device_code: String,
-}
-
-#[derive(Deserialize)]
-struct IdpTokens {
-    id_token: String,
-    refresh_token: Option<String>,
-}
-
-/// Device-flow login at the dev issuer, then ID tokens on demand through the
-/// (rotating) refresh token: one fresh ID token per client, since the broker
-/// accepts each ID token once.
-struct Idp {
-    http: reqwest::Client,
-    base: String,
-    refresh_token: String,
-}
-
-impl Idp {
-    async fn login(http: &reqwest::Client, broker: &str) -> Result<(Idp, String)> {
-        let base = format!("{broker}/dev-idp");
-        let auth: DeviceAuthorization = http
-            .post(format!("{base}/device_authorization"))
-            .form(&[("client_id", CLIENT_ID), ("scope", SCOPE)])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let tokens: IdpTokens = http
-            .post(format!("{base}/token"))
-            .form(&[
-                ("grant_type", DEVICE_CODE_GRANT),
-                ("device_code", auth.device_code.as_str()),
-                ("client_id", CLIENT_ID),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let refresh_token = tokens
-            .refresh_token
-            .ok_or_else(|| anyhow!("the dev issuer sent no refresh token"))?;
-        Ok((
-            Idp {
-                http: http.clone(),
-                base,
-                refresh_token,
-            },
-            tokens.id_token,
-        ))
-    }
-
-    async fn fresh_id_token(&mut self) -> Result<String> {
-        let tokens: IdpTokens = self
-            .http
-            .post(format!("{}/token", self.base))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", self.refresh_token.as_str()),
-                ("client_id", CLIENT_ID),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        if let Some(next) = tokens.refresh_token {
-            self.refresh_token = next;
-        }
-        Ok(tokens.id_token)
-    }
-}
-
-/// One simulated `zt`: its DPoP device key and broker access token.
-struct Client {
-    device: SigningKey,
-    access_token: String,
-}
-
-async fn exchange(http: &reqwest::Client, token_endpoint: &str, id_token: &str) -> Result<Client> {
-    let device = SigningKey::generate()?;
-    let (proof, _) = zt::dpop::create_proof(&device, "POST", token_endpoint, unix_now(), None)?;
-    let form = zt::client::broker::exchange_form(id_token);
-    let response = http
-        .post(token_endpoint)
-        .header("DPoP", proof)
-        .form(&form)
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    if !status.is_success() {
-        bail!("token exchange answered {status}: {text}");
-    }
-    let token: proto::TokenExchangeResponse = serde_json::from_str(&text)?;
-    Ok(Client {
-        device,
-        access_token: token.access_token,
-    })
-}
-
-/// Everything one certificate request sends, prepared before the clock starts:
-/// a fresh Ed25519 key, a DPoP proof with `ath`, and the possession proof over
-/// that proof's `jti`.
-struct Prepared {
-    dpop: String,
-    body: String,
-}
-
-fn prepare(client: &Client, url: &str) -> Result<Prepared> {
-    let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)?;
-    let (dpop, jti) = zt::dpop::create_proof(
-        &client.device,
-        "POST",
-        url,
-        unix_now(),
-        Some(&client.access_token),
-    )?;
-    let body = serde_json::to_string(&zt::client::broker::certificate_request(&key, &jti)?)?;
-    Ok(Prepared { dpop, body })
-}
-
 struct Stats {
     ok: usize,
     failed: usize,
@@ -292,7 +157,7 @@ struct LevelResult {
 
 async fn run_level(
     http: &reqwest::Client,
-    idp: &mut Idp,
+    idp: &mut api::IdTokens,
     config: &proto::BrokerConfiguration,
     concurrency: usize,
     total: usize,
@@ -302,16 +167,22 @@ async fn run_level(
     // request's key and proofs.
     let mut clients = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let id_token = idp.fresh_id_token().await?;
-        clients.push(exchange(http, &config.token_endpoint, &id_token).await?);
+        let id_token = idp.fresh().await.map_err(anyhow::Error::msg)?;
+        match api::exchange(http, &config.token_endpoint, &id_token)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            (_, Some(client)) => clients.push(client),
+            (answer, None) => bail!("token exchange answered {}: {}", answer.status, answer.body),
+        }
     }
     let url = config.certificate_endpoint.clone();
     let prep_start = Instant::now();
-    let mut work: Vec<(Arc<String>, Vec<Prepared>)> = Vec::with_capacity(concurrency);
+    let mut work: Vec<(Arc<String>, Vec<api::Prepared>)> = Vec::with_capacity(concurrency);
     for (i, client) in clients.iter().enumerate() {
         let count = total / concurrency + usize::from(i < total % concurrency);
         let prepared = (0..count)
-            .map(|_| prepare(client, &url))
+            .map(|_| api::prepare(client, &url).map_err(anyhow::Error::msg))
             .collect::<Result<Vec<_>>>()?;
         work.push((Arc::new(format!("DPoP {}", client.access_token)), prepared));
     }
@@ -562,7 +433,10 @@ fn main() -> Result<()> {
             .error_for_status()?
             .json()
             .await?;
-        let (mut idp, _first_id_token) = Idp::login(&http, &broker.url).await?;
+        let issuer = format!("{}/dev-idp", broker.url);
+        let (mut idp, _first_id_token) = api::IdTokens::login(&http, &issuer)
+            .await
+            .map_err(anyhow::Error::msg)?;
         for &concurrency in &levels {
             let before = audit_certificate_rows(&db)?;
             let (stats, prep) =

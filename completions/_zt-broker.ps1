@@ -29,6 +29,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
+            [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -69,11 +70,54 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'zt-broker;audit' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print audit records, one per line (JSON with --json), optionally filtered')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;audit;verify' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the verdict as one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;audit;export' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this user: ISSUER,SUBJECT, an email address, or a subject')
+            [CompletionResult]::new('--serial', '--serial', [CompletionResultType]::ParameterName, 'Only records of the certificate with this serial')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only records at or after: unix seconds, or a duration ago (30m, 2h, 7d)')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only records at or before: unix seconds, or a duration ago')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line (the record plus `seq` and `hash`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;audit;help' {
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print audit records, one per line (JSON with --json), optionally filtered')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;audit;help;verify' {
+            break
+        }
+        'zt-broker;audit;help;export' {
+            break
+        }
+        'zt-broker;audit;help;help' {
+            break
+        }
         'zt-broker;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
+            [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -87,6 +131,17 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             break
         }
         'zt-broker;help;sign-host' {
+            break
+        }
+        'zt-broker;help;audit' {
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print audit records, one per line (JSON with --json), optionally filtered')
+            break
+        }
+        'zt-broker;help;audit;verify' {
+            break
+        }
+        'zt-broker;help;audit;export' {
             break
         }
         'zt-broker;help;help' {

@@ -16,6 +16,9 @@ _zt__broker() {
             ",$1")
                 cmd="zt__broker"
                 ;;
+            zt__broker,audit)
+                cmd="zt__broker__subcmd__audit"
+                ;;
             zt__broker,dev)
                 cmd="zt__broker__subcmd__dev"
                 ;;
@@ -30,6 +33,27 @@ _zt__broker() {
                 ;;
             zt__broker,sign-host)
                 cmd="zt__broker__subcmd__sign__subcmd__host"
+                ;;
+            zt__broker__subcmd__audit,export)
+                cmd="zt__broker__subcmd__audit__subcmd__export"
+                ;;
+            zt__broker__subcmd__audit,help)
+                cmd="zt__broker__subcmd__audit__subcmd__help"
+                ;;
+            zt__broker__subcmd__audit,verify)
+                cmd="zt__broker__subcmd__audit__subcmd__verify"
+                ;;
+            zt__broker__subcmd__audit__subcmd__help,export)
+                cmd="zt__broker__subcmd__audit__subcmd__help__subcmd__export"
+                ;;
+            zt__broker__subcmd__audit__subcmd__help,help)
+                cmd="zt__broker__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            zt__broker__subcmd__audit__subcmd__help,verify)
+                cmd="zt__broker__subcmd__audit__subcmd__help__subcmd__verify"
+                ;;
+            zt__broker__subcmd__help,audit)
+                cmd="zt__broker__subcmd__help__subcmd__audit"
                 ;;
             zt__broker__subcmd__help,dev)
                 cmd="zt__broker__subcmd__help__subcmd__dev"
@@ -46,6 +70,12 @@ _zt__broker() {
             zt__broker__subcmd__help,sign-host)
                 cmd="zt__broker__subcmd__help__subcmd__sign__subcmd__host"
                 ;;
+            zt__broker__subcmd__help__subcmd__audit,export)
+                cmd="zt__broker__subcmd__help__subcmd__audit__subcmd__export"
+                ;;
+            zt__broker__subcmd__help__subcmd__audit,verify)
+                cmd="zt__broker__subcmd__help__subcmd__audit__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -53,12 +83,138 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host help"
+            opts="-h -V --help --version init serve dev sign-host audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit)
+            opts="-h --help verify export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__export)
+            opts="-h --config --json --user --serial --since --until --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serial)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__help)
+            opts="verify export help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__audit__subcmd__verify)
+            opts="-h --config --json --public-key --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -97,8 +253,50 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host help"
+            opts="init serve dev sign-host audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__audit)
+            opts="verify export"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__audit__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__audit__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -26,6 +26,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand serve 'Run the broker from a config file'
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
+            cand audit 'Verify or export the audit log'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;init'= {
@@ -61,11 +62,47 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'zt-broker;audit'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand verify 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+            cand export 'Print audit records, one per line (JSON with --json), optionally filtered'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;audit;verify'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --public-key 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config'
+            cand --json 'Print the verdict as one JSON object on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;audit;export'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --user 'Only this user: ISSUER,SUBJECT, an email address, or a subject'
+            cand --serial 'Only records of the certificate with this serial'
+            cand --since 'Only records at or after: unix seconds, or a duration ago (30m, 2h, 7d)'
+            cand --until 'Only records at or before: unix seconds, or a duration ago'
+            cand --json 'One JSON object per line (the record plus `seq` and `hash`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;audit;help'= {
+            cand verify 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+            cand export 'Print audit records, one per line (JSON with --json), optionally filtered'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;audit;help;verify'= {
+        }
+        &'zt-broker;audit;help;export'= {
+        }
+        &'zt-broker;audit;help;help'= {
+        }
         &'zt-broker;help'= {
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
+            cand audit 'Verify or export the audit log'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;help;init'= {
@@ -75,6 +112,14 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         &'zt-broker;help;dev'= {
         }
         &'zt-broker;help;sign-host'= {
+        }
+        &'zt-broker;help;audit'= {
+            cand verify 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+            cand export 'Print audit records, one per line (JSON with --json), optionally filtered'
+        }
+        &'zt-broker;help;audit;verify'= {
+        }
+        &'zt-broker;help;audit;export'= {
         }
         &'zt-broker;help;help'= {
         }

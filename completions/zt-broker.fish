@@ -30,6 +30,7 @@ complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "init" -d 'Creat
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "serve" -d 'Run the broker from a config file'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "audit" -d 'Verify or export the audit log'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l dir -d 'Directory to create the broker\'s files in' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l issuer -d 'OpenID Connect issuer URL of the identity provider' -r
@@ -52,8 +53,29 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l princi
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l ttl -d 'Lifetime (e.g. 30d, 12h)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l out -d 'Where to write the certificate [default: <host_key without .pub>-cert.pub]' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -s h -l help -d 'Print help'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "serve" -d 'Run the broker from a config file'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l public-key -d 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print the verdict as one JSON object on stdout'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l user -d 'Only this user: ISSUER,SUBJECT, an email address, or a subject' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l serial -d 'Only records of the certificate with this serial' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l since -d 'Only records at or after: unix seconds, or a duration ago (30m, 2h, 7d)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only records at or before: unix seconds, or a duration ago' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l json -d 'One JSON object per line (the record plus `seq` and `hash`)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "audit" -d 'Verify or export the audit log'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'

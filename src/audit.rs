@@ -5,7 +5,12 @@
 //! || canonical record)`. Pure; the store persists records and hashes.
 //! Control characters in identity fields are escaped by JSON encoding, so a
 //! newline in a name can never forge a second record in a line-oriented
-//! export.
+//! export. Signed checkpoints ([`checkpoint`]) pin the chain at intervals,
+//! and [`verify`] walks a stored chain and names the first thing wrong.
+
+pub mod checkpoint;
+pub mod filter;
+pub mod verify;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,6 +24,42 @@ pub enum EventKind {
     TokenExchange,
     CertificateIssued,
     HostCertificateIssued,
+    /// A token exchange the broker refused (see the record's `outcome`).
+    TokenExchangeRefused,
+    /// A certificate request the broker refused.
+    CertificateRefused,
+}
+
+/// How a decision ended: the HTTP status the client got and, for a
+/// refusal, the OAuth-style error code and the reason given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    pub fn success() -> Self {
+        Outcome {
+            status: 200,
+            error: None,
+            reason: None,
+        }
+    }
+}
+
+/// A stored record with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    /// The canonical record text exactly as it was hashed.
+    pub record: String,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +89,12 @@ pub struct AuditRecord {
     pub time: u64,
     pub kind: EventKind,
     pub request_id: String,
-    pub identity: Subject,
+    /// The identity as verified by the broker (an ID token or a broker
+    /// access token whose signature checked out). Absent when the request
+    /// was refused before any identity was verified: a claimed, unverified
+    /// identity is never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Subject>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_addr: Option<String>,
     /// RFC 7638 thumbprint of the device (DPoP) key.
@@ -58,6 +104,9 @@ pub struct AuditRecord {
     pub rule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateFacts>,
+    /// Absent only in records written before outcomes were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
 }
 
 impl AuditRecord {
@@ -84,15 +133,20 @@ mod tests {
             time: 1,
             kind: EventKind::CertificateIssued,
             request_id: "r".into(),
-            identity: Subject {
+            identity: Some(Subject {
                 issuer: "i".into(),
                 subject: name.into(),
                 email: None,
-            },
+            }),
             client_addr: None,
             device: None,
             rule: Some("sre".into()),
             certificate: None,
+            outcome: Some(Outcome {
+                status: 403,
+                error: Some("access_denied".into()),
+                reason: Some(format!("no rule for {name}")),
+            }),
         }
     }
 
@@ -102,6 +156,18 @@ mod tests {
         assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
         let back: AuditRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(back, record("eve\n{\"forged\":true}\u{1b}[2J"));
+    }
+
+    #[test]
+    fn records_from_before_outcomes_still_parse() {
+        let old = r#"{"time":1,"kind":"token_exchange","request_id":"r","identity":{"issuer":"i","subject":"s"},"device":"d"}"#;
+        let record: AuditRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.outcome, None);
+        assert_eq!(record.identity.as_ref().unwrap().subject, "s");
+        // And an unverified request records no identity at all.
+        let mut refused = record.clone();
+        refused.identity = None;
+        assert!(!refused.canonical().contains("identity"));
     }
 
     #[test]

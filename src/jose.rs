@@ -160,6 +160,15 @@ impl SigningKey {
         Ok(format!("{signing_input}.{}", b64(signature.as_ref())))
     }
 
+    /// An ES256 signature (raw `r || s`, 64 bytes) over `message`, for
+    /// things that are not JWS (signed audit checkpoints).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, JoseError> {
+        self.pair
+            .sign(&SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| JoseError::Signing)
+    }
+
     /// A `jsonwebtoken` decoding key for this key's public half.
     pub fn decoding_key(&self) -> jsonwebtoken::DecodingKey {
         decoding_key(&self.jwk).expect("own JWK is valid")
@@ -170,6 +179,24 @@ impl SigningKey {
 pub fn decoding_key(jwk: &EcPublicJwk) -> Result<jsonwebtoken::DecodingKey, JoseError> {
     jsonwebtoken::DecodingKey::from_ec_components(&jwk.x, &jwk.y)
         .map_err(|_| JoseError::UnsupportedJwk)
+}
+
+/// Whether `signature` (raw `r || s`) is a valid ES256 signature of
+/// `message` by the P-256 key `jwk`.
+pub fn verify_es256(jwk: &EcPublicJwk, message: &[u8], signature: &[u8]) -> bool {
+    let (Some(x), Some(y)) = (b64_decode(&jwk.x), b64_decode(&jwk.y)) else {
+        return false;
+    };
+    let mut point = Vec::with_capacity(65);
+    point.push(4);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        point,
+    )
+    .verify(message, signature)
+    .is_ok()
 }
 
 /// Split a compact JWS and decode its header as JSON, refusing anything
@@ -336,6 +363,16 @@ mod tests {
         );
         let header = b64(br#"{"alg":"ES256","alg":"none"}"#);
         assert!(decode_compact_header(&format!("{header}.e30.sig")).is_none());
+    }
+
+    #[test]
+    fn raw_signatures_verify_only_with_the_signing_key_and_message() {
+        let key = SigningKey::generate().unwrap();
+        let signature = key.sign(b"message").unwrap();
+        assert!(verify_es256(key.public_jwk(), b"message", &signature));
+        assert!(!verify_es256(key.public_jwk(), b"messagE", &signature));
+        let other = SigningKey::generate().unwrap();
+        assert!(!verify_es256(other.public_jwk(), b"message", &signature));
     }
 
     #[test]

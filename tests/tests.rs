@@ -5,6 +5,7 @@
 
 mod assets;
 mod attacks;
+mod audit;
 mod e2e;
 mod peers;
 mod support;

@@ -33,6 +33,7 @@ pub struct BrokerConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +186,44 @@ pub struct KeyPaths {
     pub user_ca: PathBuf,
     pub host_ca: PathBuf,
     pub token_signing: PathBuf,
+    /// ES256 key that signs audit checkpoints. Defaulted so that configs
+    /// written before checkpoints existed still load; `serve` creates the
+    /// key on first start if it is missing.
+    #[serde(default = "default_audit_key")]
+    pub audit_signing: PathBuf,
+}
+
+fn default_audit_key() -> PathBuf {
+    PathBuf::from("audit_signing_key.pem")
+}
+
+/// When the broker signs an audit checkpoint: after this many records or
+/// this many seconds with new records, whichever comes first, and on a
+/// clean shutdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    #[serde(default = "default_checkpoint_records")]
+    pub checkpoint_records: u64,
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_records: default_checkpoint_records(),
+            checkpoint_secs: default_checkpoint_secs(),
+        }
+    }
+}
+
+fn default_checkpoint_records() -> u64 {
+    1000
+}
+
+fn default_checkpoint_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +316,7 @@ impl BrokerConfig {
         fix(&mut self.keys.user_ca);
         fix(&mut self.keys.host_ca);
         fix(&mut self.keys.token_signing);
+        fix(&mut self.keys.audit_signing);
         fix(&mut self.policy);
         fix(&mut self.store.sqlite);
         if let Some(p) = self.server.tls_certificate.as_mut() {
@@ -313,6 +353,11 @@ impl BrokerConfig {
                 "identity_provider.client_id is empty".into(),
             ));
         }
+        if self.audit.checkpoint_records == 0 || !(1..=3600).contains(&self.audit.checkpoint_secs) {
+            return Err(ConfigError::Invalid(
+                "audit.checkpoint_records must be at least 1 and audit.checkpoint_secs between 1 and 3600".into(),
+            ));
+        }
         if !(30..=3600).contains(&self.tokens.access_token_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "tokens.access_token_ttl_secs must be between 30 and 3600".into(),
@@ -329,6 +374,36 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_from_before_audit_checkpoints_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zt-broker.toml");
+        std::fs::write(
+            &path,
+            r#"policy = "policy.toml"
+[server]
+listen = "127.0.0.1:8443"
+public_url = "http://127.0.0.1:8443"
+[identity_provider]
+issuer = "https://idp.example"
+client_id = "zt"
+[keys]
+user_ca = "user_ca"
+host_ca = "host_ca"
+token_signing = "token_signing_key.pem"
+[store]
+sqlite = "zt-broker.db"
+"#,
+        )
+        .unwrap();
+        let config = BrokerConfig::load(&path).unwrap();
+        assert_eq!(
+            config.keys.audit_signing,
+            dir.path().join("audit_signing_key.pem")
+        );
+        assert_eq!(config.audit, AuditConfig::default());
+    }
 
     #[test]
     fn service_urls_must_be_https_except_loopback() {

@@ -1,6 +1,8 @@
 //! The broker's private keys on disk: the user CA, the host CA (OpenSSH
-//! private keys) and the token-signing key (PKCS#8 PEM). All are created
-//! once by `zt-broker init`, 0600, and never overwritten.
+//! private keys), the token-signing key and the audit checkpoint key
+//! (PKCS#8 PEM). All are created once by `zt-broker init`, 0600, and never
+//! overwritten; the audit key is also created on the first start of a
+//! broker initialised before audit checkpoints existed.
 
 use std::path::Path;
 
@@ -10,7 +12,7 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
 use super::config::KeyPaths;
 use crate::files::{self, FileError};
-use crate::jose::SigningKey;
+use crate::jose::{EcPublicJwk, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -39,9 +41,14 @@ impl BrokerKeys {
         })
     }
 
-    /// Create all three keys; fails without touching anything if any exists.
+    /// Create all four keys; fails without touching anything if any exists.
     pub fn create(paths: &KeyPaths) -> Result<Self, KeyError> {
-        for p in [&paths.user_ca, &paths.host_ca, &paths.token_signing] {
+        for p in [
+            &paths.user_ca,
+            &paths.host_ca,
+            &paths.token_signing,
+            &paths.audit_signing,
+        ] {
             if std::fs::symlink_metadata(p).is_ok() {
                 return Err(FileError::Exists(p.clone()).into());
             }
@@ -53,6 +60,7 @@ impl BrokerKeys {
             &paths.token_signing,
             pem("PRIVATE KEY", token.pkcs8()).as_bytes(),
         )?;
+        create_audit_key(&paths.audit_signing)?;
         Ok(BrokerKeys {
             user_ca,
             host_ca,
@@ -103,6 +111,56 @@ fn load_ca(path: &Path) -> Result<PrivateKey, KeyError> {
     Ok(key)
 }
 
+fn create_es256(path: &Path) -> Result<SigningKey, KeyError> {
+    let key = SigningKey::generate().map_err(|e| KeyError::Generate(e.to_string()))?;
+    files::create_private(path, pem("PRIVATE KEY", key.pkcs8()).as_bytes())?;
+    Ok(key)
+}
+
+/// The audit checkpoint key, and its public JWK next to it (0644, for
+/// verifying a copied log elsewhere without the private key).
+fn create_audit_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let key = create_es256(path)?;
+    let public = serde_json::to_string(key.public_jwk()).expect("a JWK serialises");
+    files::write_public(&audit_public_path(path), format!("{public}\n").as_bytes())?;
+    Ok(key)
+}
+
+/// Where the public half of the audit key at `private` is written.
+pub fn audit_public_path(private: &Path) -> std::path::PathBuf {
+    private.with_extension("pub.json")
+}
+
+/// The audit checkpoint key.
+pub fn load_audit_key(path: &Path) -> Result<SigningKey, KeyError> {
+    load_token_key(path)
+}
+
+/// A public audit key (a P-256 JWK, as `zt-broker init` writes it).
+pub fn load_audit_public_key(path: &Path) -> Result<EcPublicJwk, KeyError> {
+    let invalid = || KeyError::Invalid {
+        path: path.display().to_string(),
+        what: "P-256 public JWK",
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        KeyError::File(FileError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|_| invalid())?;
+    EcPublicJwk::from_value(&value).map_err(|_| invalid())
+}
+
+/// The audit checkpoint key, created (0600) if there is none yet; `true`
+/// when it was created.
+pub fn load_or_create_audit_key(path: &Path) -> Result<(SigningKey, bool), KeyError> {
+    match load_audit_key(path) {
+        Err(KeyError::Missing(_)) => Ok((create_audit_key(path)?, true)),
+        other => other.map(|k| (k, false)),
+    }
+}
+
 fn load_token_key(path: &Path) -> Result<SigningKey, KeyError> {
     let bytes =
         files::read_secret(path)?.ok_or_else(|| KeyError::Missing(path.display().to_string()))?;
@@ -143,6 +201,7 @@ mod tests {
             user_ca: dir.path().join("user_ca"),
             host_ca: dir.path().join("host_ca"),
             token_signing: dir.path().join("token_key.pem"),
+            audit_signing: dir.path().join("audit_key.pem"),
         };
         let made = BrokerKeys::create(&paths).unwrap();
         let loaded = BrokerKeys::load(&paths).unwrap();
@@ -154,5 +213,24 @@ mod tests {
             BrokerKeys::load(&paths).unwrap().user_ca_public(),
             made.user_ca_public()
         );
+        let (audit, created) = load_or_create_audit_key(&paths.audit_signing).unwrap();
+        assert!(!created);
+        assert_eq!(
+            audit.thumbprint(),
+            load_audit_key(&paths.audit_signing).unwrap().thumbprint()
+        );
+    }
+
+    #[test]
+    fn a_missing_audit_key_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.pem");
+        let (first, created) = load_or_create_audit_key(&path).unwrap();
+        assert!(created);
+        let (again, created) = load_or_create_audit_key(&path).unwrap();
+        assert!(!created);
+        assert_eq!(first.thumbprint(), again.thumbprint());
+        let public = load_audit_public_key(&audit_public_path(&path)).unwrap();
+        assert_eq!(&public, first.public_jwk());
     }
 }

@@ -16,7 +16,7 @@ use super::keys::{BrokerKeys, openssh_public};
 use super::limits::RateLimits;
 use super::store::{OnceValue, Store, StoreError, Write};
 use crate::access_token::{self, AccessClaims, AccessTokenError};
-use crate::audit::{AuditRecord, CertificateFacts, EventKind, Subject};
+use crate::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
 use crate::ca::{self, KeyIdFields, UserCertSpec};
 use crate::dpop::{self, DpopError, VerifiedProof};
 use crate::id_token::{IdTokenError, LEEWAY_SECS};
@@ -110,11 +110,24 @@ impl Broker {
     }
 
     /// RFC 8693: an IdP ID token (plus a DPoP proof) for a broker access
-    /// token bound to the proof's key.
+    /// token bound to the proof's key. A refusal is audited too.
     pub async fn exchange(
         &self,
         meta: &RequestMeta,
         req: &proto::TokenExchangeRequest,
+    ) -> Result<proto::TokenExchangeResponse, BrokerError> {
+        let mut known = Known::default();
+        let result = self.try_exchange(meta, req, &mut known).await;
+        self.audit_refusal(meta, EventKind::TokenExchangeRefused, known, &result)
+            .await;
+        result
+    }
+
+    async fn try_exchange(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::TokenExchangeRequest,
+        known: &mut Known,
     ) -> Result<proto::TokenExchangeResponse, BrokerError> {
         if req.grant_type != proto::GRANT_TYPE_TOKEN_EXCHANGE {
             return Err(BrokerError::new(
@@ -141,12 +154,14 @@ impl Broker {
             ));
         }
         let proof = self.check_proof(meta, &self.token_url, None)?;
+        known.device = Some(proof.jkt.clone());
         let verified = self
             .idp
             .verify(&req.subject_token, meta.now)
             .await
             .map_err(map_idp_error)?;
         let identity = verified.identity;
+        known.identity = Some(identity.clone());
         self.check_identity_rate(&identity)?;
         let ttl = self.config.tokens.access_token_ttl_secs;
         let mint = access_token::Mint {
@@ -169,13 +184,12 @@ impl Broker {
                 },
             ],
             serial: None,
-            audit: self.audit(
+            audit: self.record(
                 meta,
                 EventKind::TokenExchange,
-                &identity,
-                &proof.jkt,
+                known,
                 None,
-                None,
+                Outcome::success(),
             ),
         };
         self.store.commit(write).await.map_err(map_store_error)?;
@@ -189,19 +203,37 @@ impl Broker {
 
     /// Sign an SSH user certificate for a key the caller proves it holds,
     /// with exactly what the matching policy rule grants (narrowed on
-    /// request). Returned only after its audit record is durable.
+    /// request). Returned only after its audit record is durable. A refusal
+    /// is audited too.
     pub async fn issue_certificate(
         &self,
         meta: &RequestMeta,
         req: &proto::CertificateRequest,
     ) -> Result<proto::CertificateResponse, BrokerError> {
+        let mut known = Known::default();
+        let result = self.try_issue_certificate(meta, req, &mut known).await;
+        self.audit_refusal(meta, EventKind::CertificateRefused, known, &result)
+            .await;
+        result
+    }
+
+    async fn try_issue_certificate(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::CertificateRequest,
+        known: &mut Known,
+    ) -> Result<proto::CertificateResponse, BrokerError> {
         let (token, claims) = self.check_access_token(meta)?;
+        // Our own signature on the access token verified it: the identity
+        // in it is verified.
+        known.identity = Some(claims.identity());
         let proof = self.check_proof(meta, &self.certificate_url, Some(&token))?;
         if proof.jkt != claims.cnf.jkt {
             return Err(BrokerError::invalid_dpop(
                 DpopError::KeyMismatch.to_string(),
             ));
         }
+        known.device = Some(proof.jkt.clone());
         // Counted only once the caller proved it holds the token's device key,
         // so a stolen token cannot spend its owner's budget.
         self.check_identity_rate(&claims.identity())?;
@@ -223,6 +255,7 @@ impl Broker {
             .policy()
             .evaluate(&identity)
             .map_err(|denial| BrokerError::denied(denial.to_string()))?;
+        known.rule = Some(grant.rule.clone());
         let requested_ttl = req.ttl_secs.map(Duration::from_secs);
         let issue = grant
             .narrow(req.principals.as_deref(), requested_ttl)
@@ -268,13 +301,12 @@ impl Broker {
             let write = Write {
                 once: vec![proof_once(&proof, meta.now)],
                 serial: Some(spec.serial),
-                audit: self.audit(
+                audit: self.record(
                     meta,
                     EventKind::CertificateIssued,
-                    &identity,
-                    &proof.jkt,
-                    Some(&issue.rule),
+                    known,
                     Some(facts),
+                    Outcome::success(),
                 ),
             };
             match self.store.commit(write).await {
@@ -352,30 +384,67 @@ impl Broker {
         dpop::verify_proof(proof, &expected).map_err(|e| BrokerError::invalid_dpop(e.to_string()))
     }
 
-    fn audit(
+    fn record(
         &self,
         meta: &RequestMeta,
         kind: EventKind,
-        identity: &Identity,
-        device: &str,
-        rule: Option<&str>,
+        known: &Known,
         certificate: Option<CertificateFacts>,
+        outcome: Outcome,
     ) -> AuditRecord {
         AuditRecord {
             time: meta.now,
             kind,
             request_id: meta.request_id.clone(),
-            identity: Subject {
+            identity: known.identity.as_ref().map(|identity| Subject {
                 issuer: identity.issuer.clone(),
                 subject: identity.subject.clone(),
                 email: identity.email.clone(),
-            },
+            }),
             client_addr: meta.client_addr.map(|a| a.ip().to_string()),
-            device: Some(device.to_owned()),
-            rule: rule.map(str::to_owned),
+            device: known.device.clone(),
+            rule: known.rule.clone(),
             certificate,
+            outcome: Some(outcome),
         }
     }
+
+    /// Record a refusal, best effort: the caller gets its refusal whether
+    /// or not the record could be written (an unwritable log must not turn
+    /// a 401 into a 503, and the refusal issues nothing that needs a
+    /// record). Successes were recorded, durably, before they were returned.
+    async fn audit_refusal<T>(
+        &self,
+        meta: &RequestMeta,
+        kind: EventKind,
+        known: Known,
+        result: &Result<T, BrokerError>,
+    ) {
+        let Err(error) = result else { return };
+        let outcome = Outcome {
+            status: error.status.as_u16(),
+            error: Some(error.code.to_owned()),
+            reason: Some(error.description.clone()),
+        };
+        let write = Write {
+            once: vec![],
+            serial: None,
+            audit: self.record(meta, kind, &known, None, outcome),
+        };
+        if let Err(e) = self.store.commit(write).await {
+            tracing::warn!(request_id = %meta.request_id, error = %e, "could not record a refusal in the audit log");
+        }
+    }
+}
+
+/// What a request has proven so far; a refusal records exactly this, so an
+/// identity is recorded only once its token verified.
+#[derive(Debug, Default)]
+struct Known {
+    identity: Option<Identity>,
+    /// Thumbprint of a DPoP key whose proof verified.
+    device: Option<String>,
+    rule: Option<String>,
 }
 
 fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {

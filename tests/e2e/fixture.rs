@@ -65,6 +65,18 @@ impl Broker {
         policy: &str,
         configure: impl FnOnce(&mut toml::Table),
     ) -> Broker {
+        let mut broker = Broker::init_with(issuer, policy, configure);
+        broker.serve();
+        broker
+    }
+
+    /// `zt-broker init` in a new temporary directory, not started yet (so
+    /// a test can change `zt-broker.toml` first).
+    pub fn init(issuer: &str, policy: &str) -> Broker {
+        Broker::init_with(issuer, policy, |_| {})
+    }
+
+    fn init_with(issuer: &str, policy: &str, configure: impl FnOnce(&mut toml::Table)) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
@@ -84,30 +96,49 @@ impl Broker {
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let url = config["server"]["public_url"].as_str().unwrap().to_owned();
         let log = dir.path().join("broker.log");
+        Broker {
+            url,
+            dir,
+            _child: None,
+            log,
+        }
+    }
+
+    /// Start (or restart) `zt-broker serve` and wait until it accepts
+    /// connections. Its log is appended to.
+    pub fn serve(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let mut command = Command::new(ZT_BROKER);
         command
             .arg("serve")
             .arg("--config")
-            .arg(home.join("zt-broker.toml"))
+            .arg(self.config_path())
             .env("ZT_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap());
+            .stderr(log);
         let child = GroupChild::spawn(command).expect("spawn zt-broker");
+        let addr = self.url.split_once("://").map_or("", |(_, a)| a).to_owned();
         let up = wait_until(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            std::net::TcpStream::connect(&addr).is_ok()
         });
-        assert!(
-            up,
-            "zt-broker did not come up; log:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Broker {
-            url,
-            dir,
-            _child: Some(child),
-            log,
+        assert!(up, "zt-broker did not come up; log:\n{}", self.log());
+        self._child = Some(child);
+    }
+
+    /// `kill -9` the broker (its whole process group) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self._child.take() {
+            child.kill();
         }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("zt-broker.toml")
     }
 
     /// A broker started elsewhere (e.g. `zt-broker dev`), for logging in.
@@ -150,7 +181,7 @@ impl Broker {
             Command::new(ZT_BROKER)
                 .arg("sign-host")
                 .arg("--config")
-                .arg(self.home().join("zt-broker.toml"))
+                .arg(self.config_path())
                 .arg(&key)
                 .args(["--principals", principals]),
         );

@@ -157,6 +157,18 @@ fn a_user_no_rule_matches_is_denied_and_gets_no_certificate() {
     );
     assert!(!user.certificate_path().exists());
     assert!(certificates_issued(&broker).is_empty());
+    // The refusal is audited with the verified identity and the reason.
+    let refused: Vec<_> = broker
+        .audit()
+        .into_iter()
+        .filter(|r| r["kind"] == "certificate_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["identity"]["subject"], "sub-carol");
+    assert_eq!(refused[0]["outcome"]["status"], 403);
+    assert_eq!(refused[0]["outcome"]["error"], "access_denied");
+    assert!(refused[0]["device"].is_string(), "{}", refused[0]);
+    assert!(refused[0]["rule"].is_null(), "{}", refused[0]);
 }
 
 #[test]

@@ -8,11 +8,15 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod api;
 pub mod broker_client;
+pub mod dev_idp;
 pub mod hostile_idp;
 pub mod http;
 pub mod idp;
+pub mod mounts;
 pub mod process;
+pub mod rng;
 pub mod ssh;
 pub mod sshd;
 
@@ -28,6 +32,9 @@ pub enum Peer {
     Idp,
     /// Debian's OpenSSH server plus the `ssh` and `ssh-keygen` clients.
     Sshd,
+    /// Mounting small file systems (tmpfs, ext4 on a loop device): root or
+    /// CAP_SYS_ADMIN, `mount`, `mkfs.ext4`.
+    Mounts,
 }
 
 /// Environment variable that turns a missing peer from a skip into a failure (CI sets it).
@@ -90,6 +97,7 @@ fn peer_unavailable(peer: Peer) -> Option<String> {
                 )
             })
         }
+        Peer::Mounts => mounts::unavailable(),
     }
 }
 

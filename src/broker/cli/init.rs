@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::broker::config::{
-    BrokerConfig, IdpConfig, KeyPaths, LimitsConfig, ServerConfig, StoreConfig, TokenConfig,
-    check_service_url,
+    AuditConfig, BrokerConfig, IdpConfig, KeyPaths, LimitsConfig, ServerConfig, StoreConfig,
+    TokenConfig, check_service_url,
 };
 use crate::broker::keys::{BrokerKeys, openssh_public};
 use crate::exit::Failure;
@@ -70,12 +70,14 @@ pub fn layout(dir: &Path, server: ServerConfig, idp: IdpConfig, audience: String
             user_ca: dir.join("user_ca"),
             host_ca: dir.join("host_ca"),
             token_signing: dir.join("token_signing_key.pem"),
+            audit_signing: dir.join("audit_signing_key.pem"),
         },
         policy: dir.join("policy.toml"),
         store: StoreConfig {
             sqlite: dir.join("zt-broker.db"),
         },
         limits: LimitsConfig::default(),
+        audit: AuditConfig::default(),
     }
 }
 

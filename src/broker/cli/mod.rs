@@ -2,6 +2,7 @@
 //! here depend only on clap, so man pages and completions are generated
 //! from them.
 
+pub mod audit;
 pub mod dev;
 pub mod init;
 pub mod serve;
@@ -28,6 +29,8 @@ pub enum BrokerCommand {
     Dev(dev::DevArgs),
     /// Sign a host key with the host CA (local admin command)
     SignHost(sign_host::SignHostArgs),
+    /// Verify or export the audit log
+    Audit(audit::AuditArgs),
 }
 
 pub fn run(cli: BrokerCli) -> Result<(), Failure> {
@@ -36,6 +39,7 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::Serve(args) => serve::run(args),
         BrokerCommand::Dev(args) => dev::run(args),
         BrokerCommand::SignHost(args) => sign_host::run(args),
+        BrokerCommand::Audit(args) => audit::run(args),
     }
 }
 

@@ -2,14 +2,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
 use crate::broker::config::BrokerConfig;
 use crate::broker::http;
-use crate::broker::keys::BrokerKeys;
+use crate::broker::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::broker::service::Broker;
-use crate::broker::store::sqlite::SqliteStore;
+use crate::broker::store::audit_log::AuditLog;
+use crate::broker::store::sqlite::{Checkpointing, SqliteStore};
 use crate::exit::{Exit, Failure};
 use crate::policy::Policy;
 
@@ -24,9 +26,47 @@ pub struct ServeArgs {
 pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
     let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
     let policy = load_policy(&config.policy)?;
-    let store = SqliteStore::open(&config.store.sqlite)
-        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))?;
+    let store = open_store(&config)?;
     Ok(Broker::new(config, keys, policy, Arc::new(store)))
+}
+
+/// The store, signing audit checkpoints with the audit key (created here
+/// for a broker initialised before checkpoints existed). Refuses a key
+/// other than the one that signed the log's last checkpoint: a lost or
+/// swapped key would silently leave the earlier checkpoints unverifiable.
+pub fn open_store(config: &BrokerConfig) -> Result<SqliteStore, Failure> {
+    let path = &config.keys.audit_signing;
+    let last_signer = AuditLog::open(&config.store.sqlite)
+        .and_then(|log| log.checkpoints())
+        .ok()
+        .and_then(|c| c.last().map(|c| c.key_id.clone()));
+    let restore = "restore the audit key that signed this log from a backup";
+    if last_signer.is_some() && std::fs::symlink_metadata(path).is_err() {
+        return Err(Failure::config(format!(
+            "{} is missing, but the audit log's checkpoints were signed with it",
+            path.display()
+        ))
+        .hint(restore));
+    }
+    let (key, created) =
+        load_or_create_audit_key(path).map_err(|e| Failure::config(e.to_string()))?;
+    if created {
+        tracing::info!(path = %path.display(), "created the audit checkpoint key");
+    }
+    if last_signer.is_some_and(|id| id != key.thumbprint()) {
+        return Err(Failure::config(format!(
+            "{} is not the key that signed the audit log's last checkpoint",
+            path.display()
+        ))
+        .hint(restore));
+    }
+    let checkpointing = Checkpointing {
+        key,
+        every_records: config.audit.checkpoint_records,
+        every: Duration::from_secs(config.audit.checkpoint_secs),
+    };
+    SqliteStore::open(&config.store.sqlite, Some(checkpointing))
+        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))
 }
 
 pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {

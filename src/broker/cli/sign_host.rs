@@ -9,10 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Args;
 use ssh_key::PublicKey;
 
-use crate::audit::{AuditRecord, CertificateFacts, EventKind, Subject};
+use crate::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
 use crate::broker::config::BrokerConfig;
 use crate::broker::keys::BrokerKeys;
-use crate::broker::store::sqlite::SqliteStore;
 use crate::broker::store::{Store, Write};
 use crate::ca::{self, HostCertSpec};
 use crate::exit::Failure;
@@ -73,9 +72,7 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
     };
     let cert = ca::sign_host_certificate(&keys.host_ca, &host_key, &spec, &mut rand_core::OsRng)
         .map_err(|e| Failure::unexpected(format!("signing failed: {e}")))?;
-    let store = Arc::new(
-        SqliteStore::open(&config.store.sqlite).map_err(|e| Failure::config(e.to_string()))?,
-    );
+    let store = Arc::new(super::serve::open_store(&config)?);
     let write = Write {
         once: vec![],
         serial: Some(spec.serial),
@@ -83,11 +80,11 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
             time: now,
             kind: EventKind::HostCertificateIssued,
             request_id,
-            identity: Subject {
+            identity: Some(Subject {
                 issuer: "zt-broker".into(),
                 subject: "local-admin".into(),
                 email: None,
-            },
+            }),
             client_addr: None,
             device: None,
             rule: None,
@@ -99,6 +96,7 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
                 valid_before,
                 key_fingerprint: ca::fingerprint(&host_key),
             }),
+            outcome: Some(Outcome::success()),
         },
     };
     super::runtime()?

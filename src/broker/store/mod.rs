@@ -6,12 +6,16 @@
 //! after that. SQLite is the embedded default; the trait is what a
 //! PostgreSQL store will implement for several replicas.
 
+pub mod audit_log;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::audit::AuditRecord;
+
+/// A stored audit record with its chain position.
+pub type StoredRecord = crate::audit::Entry;
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -43,15 +47,6 @@ pub struct Write {
     pub once: Vec<OnceValue>,
     pub serial: Option<u64>,
     pub audit: AuditRecord,
-}
-
-/// A stored audit record with its chain position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRecord {
-    pub seq: u64,
-    pub record: String,
-    pub prev_hash: String,
-    pub hash: String,
 }
 
 pub trait Store: Send + Sync {

@@ -7,16 +7,25 @@
 //! batch), and only then answers each request. Under load this turns many
 //! fsyncs into one without weakening durability: no request is answered
 //! before its record is on disk.
+//!
+//! The writer also signs audit checkpoints (see [`crate::audit::checkpoint`])
+//! every N records or T seconds, inside the batch's transaction, and once
+//! more when the store is closed. Before answering it checks that the
+//! database file it writes is still the one at the configured path: a
+//! database that was deleted or replaced would otherwise swallow records
+//! that nobody can read back.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, params};
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError, StoreFuture, StoredRecord, Write};
-use crate::audit;
+use crate::audit::{self, checkpoint::Checkpoint};
+use crate::jose::SigningKey;
 
 const MAX_BATCH: usize = 512;
 const SCHEMA: &str = "
@@ -37,7 +46,23 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    prev_seq INTEGER NOT NULL,
+    key_id TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
 ";
+
+/// When the writer signs a checkpoint: after `every_records` new records
+/// or `every` time with new records, whichever comes first, and on close.
+pub struct Checkpointing {
+    pub key: SigningKey,
+    pub every_records: u64,
+    pub every: Duration,
+}
 
 enum Job {
     Commit(Box<Write>, oneshot::Sender<Result<(), StoreError>>),
@@ -47,10 +72,12 @@ enum Job {
         u32,
         oneshot::Sender<Result<Vec<StoredRecord>, StoreError>>,
     ),
+    Close,
 }
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    writer: Option<JoinHandle<()>>,
     path: PathBuf,
 }
 
@@ -65,8 +92,9 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the database at `path` and start its writer.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Open (creating if needed) the database at `path` and start its
+    /// writer, which signs checkpoints if `checkpointing` is given.
+    pub fn open(path: &Path, checkpointing: Option<Checkpointing>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::files::private_dir(dir).map_err(unavailable)?;
         }
@@ -81,21 +109,27 @@ impl SqliteStore {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        let head = last_hash(&conn).map_err(unavailable)?;
+        let file = FileIdentity::of(path).map_err(unavailable)?;
+        let (_, head) = last_entry(&conn).map_err(unavailable)?;
+        let last_checkpoint = last_checkpoint_seq(&conn).map_err(unavailable)?;
         let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
+        let writer = Writer {
+            conn,
+            path: path.to_owned(),
+            file,
+            head,
+            batches: 0,
+            checkpointing,
+            last_checkpoint,
+            last_checkpoint_at: Instant::now(),
+        };
+        let handle = std::thread::Builder::new()
             .name("zt-store-writer".into())
-            .spawn(move || {
-                Writer {
-                    conn,
-                    head,
-                    batches: 0,
-                }
-                .run(rx)
-            })
+            .spawn(move || writer.run(rx))
             .map_err(unavailable)?;
         Ok(SqliteStore {
             jobs: tx,
+            writer: Some(handle),
             path: path.to_owned(),
         })
     }
@@ -114,6 +148,16 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    /// Let the writer finish what is queued and sign a last checkpoint.
+    fn drop(&mut self) {
+        let _ = self.jobs.send(Job::Close);
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
 impl Store for SqliteStore {
     fn commit(&self, write: Write) -> StoreFuture<'_, ()> {
         self.send(|tx| Job::Commit(Box::new(write), tx))
@@ -128,36 +172,112 @@ impl Store for SqliteStore {
     }
 }
 
-fn last_hash(conn: &Connection) -> rusqlite::Result<String> {
+/// The seq and hash of the last audit record ((0, GENESIS) when empty).
+fn last_entry(conn: &Connection) -> rusqlite::Result<(u64, String)> {
     conn.query_row(
-        "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
         [],
-        |r| r.get(0),
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
     )
     .or_else(|e| match e {
-        rusqlite::Error::QueryReturnedNoRows => Ok(audit::GENESIS.to_owned()),
+        rusqlite::Error::QueryReturnedNoRows => Ok((0, audit::GENESIS.to_owned())),
         e => Err(e),
     })
 }
 
+fn last_checkpoint_seq(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT coalesce(max(seq), 0) FROM audit_checkpoints",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|s| s as u64)
+}
+
+/// Which file a path names (device and inode on Unix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity(u64, u64);
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Ok(FileIdentity(meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Ok(FileIdentity(0, 0))
+        }
+    }
+}
+
+/// Each write's own result, and the checkpoint signed in the batch if any.
+type BatchOutcome = (Vec<Result<(), StoreError>>, Option<Checkpoint>);
+
 struct Writer {
     conn: Connection,
+    path: PathBuf,
+    /// The database file the connection opened.
+    file: FileIdentity,
     /// Hash of the last committed audit record.
     head: String,
     batches: u64,
+    checkpointing: Option<Checkpointing>,
+    last_checkpoint: u64,
+    last_checkpoint_at: Instant,
 }
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match &self.checkpointing {
+                Some(c) => {
+                    let due = self.last_checkpoint_at + c.every;
+                    rx.recv_timeout(due.saturating_duration_since(Instant::now()))
+                }
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let first = match first {
+                Ok(Job::Close) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.checkpoint_alone();
+                    continue;
+                }
+            };
             let mut batch = vec![first];
+            let mut closing = false;
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
+                    Ok(Job::Close) => {
+                        closing = true;
+                        break;
+                    }
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
             self.process(batch);
+            if closing {
+                break;
+            }
+        }
+        self.checkpoint_alone();
+    }
+
+    /// Whether the database file at the configured path is still the one
+    /// this connection writes to.
+    fn same_file(&self) -> Result<(), StoreError> {
+        match FileIdentity::of(&self.path) {
+            Ok(id) if id == self.file => Ok(()),
+            Ok(_) => Err(unavailable(format!(
+                "{} was replaced while the broker had it open",
+                self.path.display()
+            ))),
+            Err(e) => Err(unavailable(format!("{}: {e}", self.path.display()))),
         }
     }
 
@@ -167,15 +287,17 @@ impl Writer {
             match job {
                 Job::Commit(write, reply) => commits.push((*write, reply)),
                 Job::Ping(reply) => {
-                    let ok = self
-                        .conn
-                        .query_row("SELECT 1", [], |_| Ok(()))
-                        .map_err(unavailable);
+                    let ok = self.same_file().and_then(|()| {
+                        self.conn
+                            .query_row("SELECT 1", [], |_| Ok(()))
+                            .map_err(unavailable)
+                    });
                     let _ = reply.send(ok);
                 }
                 Job::Read(after, limit, reply) => {
                     let _ = reply.send(self.read(after, limit).map_err(unavailable));
                 }
+                Job::Close => {}
             }
         }
         if !commits.is_empty() {
@@ -184,13 +306,20 @@ impl Writer {
     }
 
     fn commit_batch(&mut self, commits: Vec<(Write, oneshot::Sender<Result<(), StoreError>>)>) {
+        if let Err(e) = self.same_file() {
+            tracing::error!(error = %e, "audit database is gone; refusing writes");
+            for (_, reply) in commits {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
         let start_head = self.head.clone();
-        let outcome = (|| -> rusqlite::Result<Vec<Result<(), StoreError>>> {
+        let outcome = (|| -> rusqlite::Result<BatchOutcome> {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             // Another process (an admin command) may have appended since
             // our last batch; the write lock we now hold makes this read
             // the true head.
-            self.head = last_hash(&self.conn)?;
+            self.head = last_entry(&self.conn)?.1;
             let mut results = Vec::with_capacity(commits.len());
             for (write, _) in &commits {
                 self.conn.execute_batch("SAVEPOINT w")?;
@@ -214,24 +343,106 @@ impl Writer {
                     params![now() as i64],
                 )?;
             }
+            let checkpoint = if self.checkpoint_due()? {
+                self.append_checkpoint()?
+            } else {
+                None
+            };
             self.conn.execute_batch("COMMIT")?;
-            Ok(results)
+            Ok((results, checkpoint))
         })();
+        // A commit into a file that was deleted or replaced meanwhile is
+        // not a durable record: fail closed.
+        let outcome = outcome
+            .map_err(unavailable)
+            .and_then(|r| self.same_file().map(|()| r));
         match outcome {
-            Ok(results) => {
+            Ok((results, checkpoint)) => {
+                self.checkpoint_committed(checkpoint);
                 for ((_, reply), result) in commits.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
-            Err(e) => {
+            Err(err) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                self.head = last_hash(&self.conn).unwrap_or(start_head);
-                let err = unavailable(e);
+                self.head = last_entry(&self.conn).map(|(_, h)| h).unwrap_or(start_head);
+                tracing::error!(error = %err, "audit write failed");
                 for (_, reply) in commits {
                     let _ = reply.send(Err(err.clone()));
                 }
             }
         }
+    }
+
+    /// Within a write transaction: whether enough has been appended since
+    /// the last checkpoint.
+    fn checkpoint_due(&self) -> rusqlite::Result<bool> {
+        let Some(c) = &self.checkpointing else {
+            return Ok(false);
+        };
+        let (seq, _) = last_entry(&self.conn)?;
+        let pending = seq.saturating_sub(self.last_checkpoint);
+        Ok(pending >= c.every_records
+            || (pending > 0 && self.last_checkpoint_at.elapsed() >= c.every))
+    }
+
+    /// Within a write transaction: sign the current head, unless it is
+    /// already signed.
+    fn append_checkpoint(&self) -> rusqlite::Result<Option<Checkpoint>> {
+        let Some(c) = &self.checkpointing else {
+            return Ok(None);
+        };
+        let (seq, hash) = last_entry(&self.conn)?;
+        let prev = last_checkpoint_seq(&self.conn)?;
+        if seq <= prev {
+            return Ok(None);
+        }
+        let checkpoint = Checkpoint::sign(&c.key, seq, &hash, now(), prev)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit_checkpoints (seq, hash, time, prev_seq, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                checkpoint.seq as i64,
+                checkpoint.hash,
+                checkpoint.time as i64,
+                checkpoint.prev_seq as i64,
+                checkpoint.key_id,
+                checkpoint.signature
+            ])?;
+        Ok(Some(checkpoint))
+    }
+
+    fn checkpoint_committed(&mut self, checkpoint: Option<Checkpoint>) {
+        if let Some(c) = checkpoint {
+            // A copy outside the database: whoever can rewrite the database
+            // cannot also rewrite what the log shipper already took.
+            tracing::info!(seq = c.seq, hash = %c.hash, signature = %c.signature, "audit checkpoint");
+            self.last_checkpoint = c.seq;
+            self.last_checkpoint_at = Instant::now();
+        }
+    }
+
+    /// A checkpoint in a transaction of its own (timer, close).
+    fn checkpoint_alone(&mut self) {
+        if self.checkpointing.is_none() || self.same_file().is_err() {
+            return;
+        }
+        let result = (|| -> rusqlite::Result<Option<Checkpoint>> {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            let checkpoint = self.append_checkpoint()?;
+            self.conn.execute_batch("COMMIT")?;
+            Ok(checkpoint)
+        })();
+        match result {
+            Ok(checkpoint) => self.checkpoint_committed(checkpoint),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                tracing::warn!(error = %e, "could not write an audit checkpoint");
+            }
+        }
+        self.last_checkpoint_at = Instant::now();
     }
 
     /// Apply one write; returns the new chain head.
@@ -274,18 +485,7 @@ impl Writer {
     }
 
     fn read(&self, after: u64, limit: u32) -> rusqlite::Result<Vec<StoredRecord>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, record, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![after as i64, limit], |r| {
-            Ok(StoredRecord {
-                seq: r.get::<_, i64>(0)? as u64,
-                record: r.get(1)?,
-                prev_hash: r.get(2)?,
-                hash: r.get(3)?,
-            })
-        })?;
-        rows.collect()
+        super::audit_log::entries_after(&self.conn, after, limit)
     }
 }
 
@@ -319,11 +519,12 @@ mod tests {
                 time: 1,
                 kind: EventKind::CertificateIssued,
                 request_id: jti.into(),
-                identity: Subject::default(),
+                identity: Some(Subject::default()),
                 client_addr: None,
                 device: None,
                 rule: None,
                 certificate: None,
+                outcome: None,
             },
         }
     }
@@ -331,7 +532,7 @@ mod tests {
     #[tokio::test]
     async fn replays_and_serial_collisions_are_refused_without_breaking_the_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
         let (a, b, c) = tokio::join!(
             store.commit(write("jti-a", Some(1))),
             store.commit(write("jti-a", Some(2))),
@@ -360,14 +561,68 @@ mod tests {
     async fn the_chain_continues_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        SqliteStore::open(&path)
+        SqliteStore::open(&path, None)
             .unwrap()
             .commit(write("one-one-one-one", None))
             .await
             .unwrap();
-        let store = SqliteStore::open(&path).unwrap();
+        let store = SqliteStore::open(&path, None).unwrap();
         store.commit(write("two-two-two-two", None)).await.unwrap();
         let records = store.audit_records(0, 10).await.unwrap();
         assert_eq!(records[1].prev_hash, records[0].hash);
+    }
+
+    fn checkpointing(every_records: u64) -> Checkpointing {
+        Checkpointing {
+            key: SigningKey::generate().unwrap(),
+            every_records,
+            every: Duration::from_secs(3600),
+        }
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_signed_every_n_records_and_on_close() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let c = checkpointing(3);
+        let public = c.key.public_jwk().clone();
+        let store = SqliteStore::open(&path, Some(c)).unwrap();
+        for i in 0..7 {
+            store
+                .commit(write(&format!("jti-{i}"), None))
+                .await
+                .unwrap();
+        }
+        drop(store);
+        let log = super::super::audit_log::AuditLog::open(&path).unwrap();
+        let checkpoints = log.checkpoints().unwrap();
+        let seqs: Vec<u64> = checkpoints.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, [3, 6, 7], "{checkpoints:?}");
+        let mut entries = Vec::new();
+        log.for_each(|e| {
+            entries.push(e.clone());
+            Ok::<_, ()>(())
+        })
+        .unwrap()
+        .unwrap();
+        let summary = audit::verify::verify(&entries, checkpoints, &public).unwrap();
+        assert_eq!((summary.records, summary.unsigned_tail), (7, 0));
+    }
+
+    #[tokio::test]
+    async fn a_database_deleted_or_replaced_under_the_writer_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = SqliteStore::open(&path, None).unwrap();
+        store.commit(write("before-before", Some(1))).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = store
+            .commit(write("after-after", Some(2)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(store.ping().await.is_err());
+        std::fs::write(&path, b"").unwrap();
+        assert!(store.commit(write("again-again", Some(3))).await.is_err());
     }
 }
