@@ -33,6 +33,7 @@ pub struct BrokerConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
     pub audit: AuditConfig,
 }
 

@@ -44,27 +44,14 @@ pub fn verify_with(config: &Path, extra: &[&str]) -> (Option<i32>, Value) {
 /// A broker (initialised, not started) trusting `idp`, with its database at
 /// `db` and checkpoints every `checkpoint_records` records.
 pub fn broker_with_store(idp: &DevIdp, db: &Path, checkpoint_records: u64) -> Broker {
-    let broker = Broker::init(&idp.issuer, POLICY);
-    let config = broker.config_path();
-    let text = std::fs::read_to_string(&config).unwrap();
-    let old = broker.home().join("zt-broker.db");
-    let mut text = text.replace(
-        &format!("sqlite = {:?}", old.to_str().unwrap()),
-        &format!("sqlite = {:?}", db.to_str().unwrap()),
-    );
-    assert!(text.contains(db.to_str().unwrap()), "{text}");
-    text = text
-        .replace(
-            "checkpoint_records = 1000",
-            &format!("checkpoint_records = {checkpoint_records}"),
-        )
-        .replace("checkpoint_secs = 10", "checkpoint_secs = 3600");
-    assert!(
-        text.contains(&format!("checkpoint_records = {checkpoint_records}")),
-        "{text}"
-    );
-    std::fs::write(&config, text).unwrap();
-    broker
+    Broker::init_with(&idp.issuer, POLICY, |config| {
+        config["store"]["sqlite"] = db.to_str().unwrap().into();
+        config["audit"]["checkpoint_records"] = (checkpoint_records as i64).into();
+        config["audit"]["checkpoint_secs"] = 3600.into();
+        // These tests load one identity from one address on purpose.
+        config["limits"]["per_address_per_minute"] = 0.into();
+        config["limits"]["per_identity_per_minute"] = 0.into();
+    })
 }
 
 /// Drives one broker's API from the test: ID tokens from the development

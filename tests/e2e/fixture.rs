@@ -76,7 +76,12 @@ impl Broker {
         Broker::init_with(issuer, policy, |_| {})
     }
 
-    fn init_with(issuer: &str, policy: &str, configure: impl FnOnce(&mut toml::Table)) -> Broker {
+    /// Like `init`, with `configure` editing zt-broker.toml.
+    pub fn init_with(
+        issuer: &str,
+        policy: &str,
+        configure: impl FnOnce(&mut toml::Table),
+    ) -> Broker {
         let dir = tempdir();
         let home = dir.path().join("broker");
         std::fs::create_dir_all(&home).unwrap();
