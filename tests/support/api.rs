@@ -16,7 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use ssh_key::{Algorithm, PrivateKey};
 use zt::jose::SigningKey;
-use zt::proto::{self, CertificateRequest};
+use zt::client::broker::{certificate_request, exchange_form};
+use zt::proto;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub const SCOPE: &str = "openid email profile groups offline_access";
@@ -165,13 +166,7 @@ pub async fn exchange(
     let device = SigningKey::generate().map_err(|e| e.to_string())?;
     let (proof, _) = zt::dpop::create_proof(&device, "POST", token_endpoint, unix_now(), None)
         .map_err(|e| e.to_string())?;
-    let form = proto::TokenExchangeRequest {
-        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
-        subject_token: id_token.into(),
-        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
-        audience: None,
-        requested_token_type: None,
-    };
+    let form = exchange_form(id_token);
     let got = answer(
         http.post(token_endpoint)
             .header("DPoP", proof)
@@ -212,16 +207,8 @@ pub fn prepare(client: &Client, certificate_endpoint: &str) -> Result<Prepared, 
         Some(&client.access_token),
     )
     .map_err(|e| e.to_string())?;
-    let public_key = key.public_key().to_openssh().map_err(|e| e.to_string())?;
-    let message = zt::ca::possession_message(&jti, &public_key);
-    let possession_proof = zt::ca::sign_possession(&key, &message).map_err(|e| e.to_string())?;
-    let body = serde_json::to_string(&CertificateRequest {
-        public_key,
-        possession_proof,
-        principals: None,
-        ttl_secs: None,
-    })
-    .map_err(|e| e.to_string())?;
+    let request = certificate_request(&key, &jti).map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
     Ok(Prepared {
         authorization: format!("DPoP {}", client.access_token),
         dpop,
