@@ -1,7 +1,7 @@
 //! Attacks the broker must refuse (issue 4), each next to a positive control that
 //! still succeeds. The real `zt-broker serve` runs against an in-process hostile
 //! IdP (`support::hostile_idp`); requests are built by `support::broker_client`.
-//! SECURITY-attacks.md maps every attack to its test and expected status.
+//! SECURITY.md maps every attack to its test and expected status.
 
 mod grants;
 mod id_tokens;
