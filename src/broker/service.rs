@@ -184,6 +184,8 @@ impl Broker {
                 },
             ],
             serial: None,
+            unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+            changes: vec![],
             audit: self.record(
                 meta,
                 EventKind::TokenExchange,
@@ -301,6 +303,8 @@ impl Broker {
             let write = Write {
                 once: vec![proof_once(&proof, meta.now)],
                 serial: Some(spec.serial),
+                unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+                changes: vec![],
                 audit: self.record(
                     meta,
                     EventKind::CertificateIssued,
@@ -406,6 +410,8 @@ impl Broker {
             rule: known.rule.clone(),
             certificate,
             outcome: Some(outcome),
+            revocation: None,
+            enrolment: None,
         }
     }
 
@@ -426,11 +432,7 @@ impl Broker {
             error: Some(error.code.to_owned()),
             reason: Some(error.description.clone()),
         };
-        let write = Write {
-            once: vec![],
-            serial: None,
-            audit: self.record(meta, kind, &known, None, outcome),
-        };
+        let write = Write::record(self.record(meta, kind, &known, None, outcome));
         if let Err(e) = self.store.commit(write).await {
             tracing::warn!(request_id = %meta.request_id, error = %e, "could not record a refusal in the audit log");
         }
@@ -485,6 +487,12 @@ fn map_store_error(e: StoreError) -> BrokerError {
             "this {what} was already exchanged; each may be used once"
         )),
         StoreError::SerialTaken => BrokerError::internal("serial collision"),
+        StoreError::IdentityRevoked => BrokerError::denied(
+            "your access was revoked by an administrator; ask them to restore it",
+        ),
+        StoreError::TokenUnusable => BrokerError::invalid_token(
+            "the enrolment token is unknown, already used or expired; create a new one with `zt-broker host token create`",
+        ),
         StoreError::Unavailable(_) => {
             // Fail closed: without a durable audit record nothing leaves.
             tracing::error!(error = %e, "store write failed; refusing to issue");

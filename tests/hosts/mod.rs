@@ -1,0 +1,3 @@
+//! Host enrolment, revocation and the KRL, against the real OpenSSH.
+
+mod krl;
