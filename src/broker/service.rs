@@ -2,6 +2,10 @@
 //! certificate issue. Handlers extract, call one method here, and map the
 //! error; everything a request must prove is checked here, in order.
 
+mod hosts;
+
+pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
+
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -41,6 +45,7 @@ pub struct Broker {
     store: Arc<dyn Store>,
     token_url: String,
     certificate_url: String,
+    host_certificate_url: String,
     limits: RateLimits,
 }
 
@@ -60,6 +65,7 @@ impl Broker {
             limits: RateLimits::new(&config.limits),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
             certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
+            host_certificate_url: format!("{base}{}", proto::HOST_CERTIFICATE_PATH),
             config,
             keys,
             policy: RwLock::new(Arc::new(policy)),
@@ -92,7 +98,12 @@ impl Broker {
                 scopes: self.config.identity_provider.scopes.clone(),
             },
             user_ca_keys: vec![openssh_public(&self.keys.user_ca_public())],
-            host_ca_keys: vec![openssh_public(&self.keys.host_ca_public())],
+            host_ca_keys: self
+                .keys
+                .host_ca_publics()
+                .iter()
+                .map(openssh_public)
+                .collect(),
             certificate_ttl: proto::TtlLimits {
                 default_secs: policy_defaults.ttl.as_secs(),
                 max_secs: policy_defaults.max_ttl.as_secs(),
