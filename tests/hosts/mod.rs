@@ -1,3 +1,4 @@
 //! Host enrolment, revocation and the KRL, against the real OpenSSH.
 
+mod admin;
 mod krl;
