@@ -123,3 +123,110 @@ pub(super) fn enrolment_token(
     })
     .optional()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::sqlite::SqliteStore;
+    use super::super::{Store, Write};
+    use super::*;
+    use crate::audit::{AuditRecord, EventKind};
+
+    fn record() -> AuditRecord {
+        AuditRecord {
+            time: 100,
+            kind: EventKind::Revoked,
+            request_id: "r".into(),
+            identity: None,
+            client_addr: None,
+            device: None,
+            rule: None,
+            certificate: None,
+            outcome: None,
+            revocation: None,
+            enrolment: None,
+        }
+    }
+
+    fn with(changes: Vec<Change>) -> Write {
+        Write {
+            changes,
+            ..Write::record(record())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revoked_identity_is_refused_inside_the_write_and_the_list_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
+        let user = Revocation::user("https://idp,alice").unwrap();
+        let guarded = || Write {
+            unless_revoked: Some(("https://idp".into(), "alice".into())),
+            ..Write::record(record())
+        };
+        store.commit(guarded()).await.unwrap();
+        store
+            .commit(with(vec![Change::Revoke(user.clone())]))
+            .await
+            .unwrap();
+        // Twice is the same revocation.
+        store
+            .commit(with(vec![Change::Revoke(user.clone())]))
+            .await
+            .unwrap();
+        store
+            .commit(with(vec![Change::Revoke(Revocation::Serial(5))]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.commit(guarded()).await,
+            Err(StoreError::IdentityRevoked)
+        );
+        let list = store.revocations(0).await.unwrap();
+        assert_eq!(list.entries, [user, Revocation::Serial(5)]);
+        assert_eq!(list.updated_at, 100);
+        // The refused write left no record: 1 guarded + 3 revocations.
+        assert_eq!(store.audit_records(0, 100).await.unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn an_enrolment_token_is_used_once_and_never_after_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
+        let token = |hash: &str| EnrolmentToken {
+            hash: hash.into(),
+            principals: vec!["h".into()],
+            expires_at: 1000,
+            used: false,
+        };
+        let add = |hash: &str| with(vec![Change::AddEnrolmentToken(token(hash))]);
+        let use_at = |hash: &str, now| {
+            with(vec![Change::UseEnrolmentToken {
+                hash: hash.into(),
+                now,
+            }])
+        };
+        store.commit(add("a")).await.unwrap();
+        store.commit(add("b")).await.unwrap();
+        let (first, second) =
+            tokio::join!(store.commit(use_at("a", 10)), store.commit(use_at("a", 10)));
+        assert!(first.is_ok() ^ second.is_ok(), "{first:?} {second:?}");
+        assert!(
+            store
+                .enrolment_token("a".into())
+                .await
+                .unwrap()
+                .unwrap()
+                .used
+        );
+        assert_eq!(
+            store.commit(use_at("b", 1000)).await,
+            Err(StoreError::TokenUnusable)
+        );
+        assert_eq!(
+            store.commit(use_at("nope", 10)).await,
+            Err(StoreError::TokenUnusable)
+        );
+        assert_eq!(store.enrolment_token("nope".into()).await.unwrap(), None);
+        store.commit(use_at("b", 999)).await.unwrap();
+    }
+}
