@@ -177,7 +177,7 @@ async fn krl(
     } else {
         (
             [(header::CONTENT_TYPE, "application/octet-stream")],
-            document.bytes,
+            document.bytes.clone(),
         )
             .into_response()
     };

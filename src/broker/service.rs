@@ -47,6 +47,7 @@ pub struct Broker {
     certificate_url: String,
     host_certificate_url: String,
     limits: RateLimits,
+    krl_cache: hosts::KrlCache,
 }
 
 impl Broker {
@@ -63,6 +64,7 @@ impl Broker {
         let base = config.server.public_url.clone();
         Broker {
             limits: RateLimits::new(&config.limits),
+            krl_cache: hosts::KrlCache::default(),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
             certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
             host_certificate_url: format!("{base}{}", proto::HOST_CERTIFICATE_PATH),

@@ -3,6 +3,7 @@
 //! renews with its current certificate; either way it proves it holds its
 //! host key. The KRL is built from the store's revocations on each request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -20,6 +21,15 @@ use crate::revocation::{RevocationList, build_krl};
 /// Lifetime of a host certificate; `zt host renew` renews it when a third
 /// of it is left.
 pub const HOST_CERTIFICATE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a built KRL is served before it is built again: bounds the
+/// store reads that any number of syncing hosts cause to one a second, and
+/// adds at most this to a revocation's way to sshd.
+const KRL_CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The last KRL built, and when.
+#[derive(Default)]
+pub(super) struct KrlCache(std::sync::Mutex<Option<(std::time::Instant, Arc<KrlDocument>)>>);
 
 /// The KRL as served, with its ETag (a hash of the bytes).
 pub struct KrlDocument {
@@ -45,7 +55,19 @@ enum HostAuth {
 }
 
 impl Broker {
-    pub async fn krl(&self, now: u64) -> Result<KrlDocument, BrokerError> {
+    pub async fn krl(&self, now: u64) -> Result<Arc<KrlDocument>, BrokerError> {
+        if let Some((built, document)) = self.krl_cache.0.lock().expect("krl cache").as_ref() {
+            if built.elapsed() < KRL_CACHE_FOR {
+                return Ok(document.clone());
+            }
+        }
+        let document = Arc::new(self.build_krl(now).await?);
+        *self.krl_cache.0.lock().expect("krl cache") =
+            Some((std::time::Instant::now(), document.clone()));
+        Ok(document)
+    }
+
+    async fn build_krl(&self, now: u64) -> Result<KrlDocument, BrokerError> {
         let list = self.revocation_list(now).await?;
         let blob = self
             .keys
