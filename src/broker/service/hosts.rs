@@ -22,14 +22,16 @@ use crate::revocation::{RevocationList, build_krl};
 /// of it is left.
 pub const HOST_CERTIFICATE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// How long a built KRL is served before it is built again: bounds the
-/// store reads that any number of syncing hosts cause to one a second, and
-/// adds at most this to a revocation's way to sshd.
-const KRL_CACHE_FOR: Duration = Duration::from_secs(1);
+/// A built KRL is rebuilt at least this often even when nothing was
+/// revoked since, so certificates of revoked users drop out once expired.
+const KRL_REBUILD_AFTER: Duration = Duration::from_secs(3600);
 
-/// The last KRL built, and when.
+/// The last KRL built: its revocation version, when, and the document.
+/// Nothing can be revoked without raising the version (certificates issued
+/// to a revoked user after its revocation are refused), so a KRL built at
+/// the current version is current.
 #[derive(Default)]
-pub(super) struct KrlCache(std::sync::Mutex<Option<(std::time::Instant, Arc<KrlDocument>)>>);
+pub(super) struct KrlCache(std::sync::Mutex<Option<(u64, std::time::Instant, Arc<KrlDocument>)>>);
 
 /// The KRL as served, with its ETag (a hash of the bytes).
 pub struct KrlDocument {
@@ -56,14 +58,21 @@ enum HostAuth {
 
 impl Broker {
     pub async fn krl(&self, now: u64) -> Result<Arc<KrlDocument>, BrokerError> {
-        if let Some((built, document)) = self.krl_cache.0.lock().expect("krl cache").as_ref() {
-            if built.elapsed() < KRL_CACHE_FOR {
+        let version = self
+            .store
+            .revocation_version()
+            .await
+            .map_err(|e| BrokerError::unavailable(format!("cannot read revocations: {e}")))?;
+        if let Some((cached, built, document)) =
+            self.krl_cache.0.lock().expect("krl cache").as_ref()
+        {
+            if *cached == version && built.elapsed() < KRL_REBUILD_AFTER {
                 return Ok(document.clone());
             }
         }
         let document = Arc::new(self.build_krl(now).await?);
         *self.krl_cache.0.lock().expect("krl cache") =
-            Some((std::time::Instant::now(), document.clone()));
+            Some((version, std::time::Instant::now(), document.clone()));
         Ok(document)
     }
 

@@ -110,6 +110,9 @@ pub trait Store: Send + Sync {
     /// Everything revoked, with the serials of unexpired certificates
     /// (at `now`) issued to revoked users.
     fn revocations(&self, now: u64) -> StoreFuture<'_, RevocationList>;
+    /// The highest revocation number: cheap, and it changes whenever
+    /// [`revocations`](Self::revocations) would list something new.
+    fn revocation_version(&self) -> StoreFuture<'_, u64>;
     /// The enrolment token with this hash, if one was ever created.
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
 }

@@ -203,6 +203,15 @@ impl Store for SqliteStore {
         self.query(move |conn| sqlite_hosts::revocations(conn, now))
     }
 
+    fn revocation_version(&self) -> StoreFuture<'_, u64> {
+        self.query(|conn| {
+            conn.query_row("SELECT coalesce(max(id), 0) FROM revocations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+        })
+    }
+
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
         self.query(move |conn| sqlite_hosts::enrolment_token(conn, &hash))
     }
