@@ -30,6 +30,8 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a certificate, key or user (local admin command; audited)')
+            [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -112,12 +114,72 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         'zt-broker;audit;help;help' {
             break
         }
+        'zt-broker;revoke' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--serial', '--serial', [CompletionResultType]::ParameterName, 'A certificate serial (as in `zt status`, the audit log or sshd''s log)')
+            [CompletionResult]::new('--key-id', '--key-id', [CompletionResultType]::ParameterName, 'A certificate key ID, exactly')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'A user: every unexpired certificate issued to them, and no new ones')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'A public key: its SHA256:… fingerprint, or a .pub file')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;host' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Host enrolment tokens')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;host;token' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a one-time enrolment token (printed on stdout)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;host;token;create' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--principals', '--principals', [CompletionResultType]::ParameterName, 'Host names and addresses the host certificate will be valid for, comma-separated')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token can be used (e.g. 15m, 1h; at most 7d)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;host;token;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a one-time enrolment token (printed on stdout)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;host;token;help;create' {
+            break
+        }
+        'zt-broker;host;token;help;help' {
+            break
+        }
+        'zt-broker;host;help' {
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Host enrolment tokens')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;host;help;token' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a one-time enrolment token (printed on stdout)')
+            break
+        }
+        'zt-broker;host;help;token;create' {
+            break
+        }
+        'zt-broker;host;help;help' {
+            break
+        }
         'zt-broker;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a certificate, key or user (local admin command; audited)')
+            [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -142,6 +204,20 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             break
         }
         'zt-broker;help;audit;export' {
+            break
+        }
+        'zt-broker;help;revoke' {
+            break
+        }
+        'zt-broker;help;host' {
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Host enrolment tokens')
+            break
+        }
+        'zt-broker;help;host;token' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a one-time enrolment token (printed on stdout)')
+            break
+        }
+        'zt-broker;help;host;token;create' {
             break
         }
         'zt-broker;help;help' {

@@ -25,8 +25,14 @@ _zt__broker() {
             zt__broker,help)
                 cmd="zt__broker__subcmd__help"
                 ;;
+            zt__broker,host)
+                cmd="zt__broker__subcmd__host"
+                ;;
             zt__broker,init)
                 cmd="zt__broker__subcmd__init"
+                ;;
+            zt__broker,revoke)
+                cmd="zt__broker__subcmd__revoke"
                 ;;
             zt__broker,serve)
                 cmd="zt__broker__subcmd__serve"
@@ -61,8 +67,14 @@ _zt__broker() {
             zt__broker__subcmd__help,help)
                 cmd="zt__broker__subcmd__help__subcmd__help"
                 ;;
+            zt__broker__subcmd__help,host)
+                cmd="zt__broker__subcmd__help__subcmd__host"
+                ;;
             zt__broker__subcmd__help,init)
                 cmd="zt__broker__subcmd__help__subcmd__init"
+                ;;
+            zt__broker__subcmd__help,revoke)
+                cmd="zt__broker__subcmd__help__subcmd__revoke"
                 ;;
             zt__broker__subcmd__help,serve)
                 cmd="zt__broker__subcmd__help__subcmd__serve"
@@ -76,6 +88,39 @@ _zt__broker() {
             zt__broker__subcmd__help__subcmd__audit,verify)
                 cmd="zt__broker__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
+            zt__broker__subcmd__help__subcmd__host,token)
+                cmd="zt__broker__subcmd__help__subcmd__host__subcmd__token"
+                ;;
+            zt__broker__subcmd__help__subcmd__host__subcmd__token,create)
+                cmd="zt__broker__subcmd__help__subcmd__host__subcmd__token__subcmd__create"
+                ;;
+            zt__broker__subcmd__host,help)
+                cmd="zt__broker__subcmd__host__subcmd__help"
+                ;;
+            zt__broker__subcmd__host,token)
+                cmd="zt__broker__subcmd__host__subcmd__token"
+                ;;
+            zt__broker__subcmd__host__subcmd__help,help)
+                cmd="zt__broker__subcmd__host__subcmd__help__subcmd__help"
+                ;;
+            zt__broker__subcmd__host__subcmd__help,token)
+                cmd="zt__broker__subcmd__host__subcmd__help__subcmd__token"
+                ;;
+            zt__broker__subcmd__host__subcmd__help__subcmd__token,create)
+                cmd="zt__broker__subcmd__host__subcmd__help__subcmd__token__subcmd__create"
+                ;;
+            zt__broker__subcmd__host__subcmd__token,create)
+                cmd="zt__broker__subcmd__host__subcmd__token__subcmd__create"
+                ;;
+            zt__broker__subcmd__host__subcmd__token,help)
+                cmd="zt__broker__subcmd__host__subcmd__token__subcmd__help"
+                ;;
+            zt__broker__subcmd__host__subcmd__token__subcmd__help,create)
+                cmd="zt__broker__subcmd__host__subcmd__token__subcmd__help__subcmd__create"
+                ;;
+            zt__broker__subcmd__host__subcmd__token__subcmd__help,help)
+                cmd="zt__broker__subcmd__host__subcmd__token__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +128,7 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host audit help"
+            opts="-h -V --help --version init serve dev sign-host audit revoke host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -253,7 +298,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host audit help"
+            opts="init serve dev sign-host audit revoke host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,7 +381,63 @@ _zt__broker() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__broker__subcmd__help__subcmd__host)
+            opts="token"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__host__subcmd__token)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__host__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__broker__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -378,6 +479,158 @@ _zt__broker() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__broker__subcmd__host)
+            opts="-h --help token help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__help)
+            opts="token help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__help__subcmd__token)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__help__subcmd__token__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__token)
+            opts="-h --help create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__token__subcmd__create)
+            opts="-h --config --principals --ttl --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principals)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__token__subcmd__help)
+            opts="create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__token__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__host__subcmd__token__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__broker__subcmd__init)
             opts="-h --dir --issuer --client-id --audience --listen --public-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -406,6 +659,40 @@ _zt__broker() {
                     return 0
                     ;;
                 --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__revoke)
+            opts="-h --config --serial --key-id --user --key --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serial)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

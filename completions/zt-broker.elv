@@ -27,6 +27,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
+            cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
+            cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;init'= {
@@ -97,12 +99,61 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         }
         &'zt-broker;audit;help;help'= {
         }
+        &'zt-broker;revoke'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --serial 'A certificate serial (as in `zt status`, the audit log or sshd''s log)'
+            cand --key-id 'A certificate key ID, exactly'
+            cand --user 'A user: every unexpired certificate issued to them, and no new ones'
+            cand --key 'A public key: its SHA256:… fingerprint, or a .pub file'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;host'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand token 'Host enrolment tokens'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;host;token'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand create 'Create a one-time enrolment token (printed on stdout)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;host;token;create'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --principals 'Host names and addresses the host certificate will be valid for, comma-separated'
+            cand --ttl 'How long the token can be used (e.g. 15m, 1h; at most 7d)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;host;token;help'= {
+            cand create 'Create a one-time enrolment token (printed on stdout)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;host;token;help;create'= {
+        }
+        &'zt-broker;host;token;help;help'= {
+        }
+        &'zt-broker;host;help'= {
+            cand token 'Host enrolment tokens'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;host;help;token'= {
+            cand create 'Create a one-time enrolment token (printed on stdout)'
+        }
+        &'zt-broker;host;help;token;create'= {
+        }
+        &'zt-broker;host;help;help'= {
+        }
         &'zt-broker;help'= {
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
+            cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
+            cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;help;init'= {
@@ -120,6 +171,16 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         &'zt-broker;help;audit;verify'= {
         }
         &'zt-broker;help;audit;export'= {
+        }
+        &'zt-broker;help;revoke'= {
+        }
+        &'zt-broker;help;host'= {
+            cand token 'Host enrolment tokens'
+        }
+        &'zt-broker;help;host;token'= {
+            cand create 'Create a one-time enrolment token (printed on stdout)'
+        }
+        &'zt-broker;help;host;token;create'= {
         }
         &'zt-broker;help;help'= {
         }

@@ -31,6 +31,8 @@ complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "serve" -d 'Run 
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "audit" -d 'Verify or export the audit log'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "revoke" -d 'Revoke a certificate, key or user (local admin command; audited)'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "host" -d 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l dir -d 'Directory to create the broker\'s files in' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l issuer -d 'OpenID Connect issuer URL of the identity provider' -r
@@ -71,11 +73,28 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_se
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "serve" -d 'Run the broker from a config file'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "audit" -d 'Verify or export the audit log'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l serial -d 'A certificate serial (as in `zt status`, the audit log or sshd\'s log)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l key-id -d 'A certificate key ID, exactly' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l user -d 'A user: every unexpired certificate issued to them, and no new ones' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l key -d 'A public key: its SHA256:… fingerprint, or a .pub file' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -f -a "token" -d 'Host enrolment tokens'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and __fish_seen_subcommand_from token" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a one-time enrolment token (printed on stdout)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and __fish_seen_subcommand_from token" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "token" -d 'Host enrolment tokens'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "audit" -d 'Verify or export the audit log'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "revoke" -d 'Revoke a certificate, key or user (local admin command; audited)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "host" -d 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "token" -d 'Host enrolment tokens'

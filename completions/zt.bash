@@ -22,6 +22,9 @@ _zt() {
             zt,help)
                 cmd="zt__subcmd__help"
                 ;;
+            zt,host)
+                cmd="zt__subcmd__host"
+                ;;
             zt,login)
                 cmd="zt__subcmd__login"
                 ;;
@@ -46,6 +49,9 @@ _zt() {
             zt__subcmd__help,help)
                 cmd="zt__subcmd__help__subcmd__help"
                 ;;
+            zt__subcmd__help,host)
+                cmd="zt__subcmd__help__subcmd__host"
+                ;;
             zt__subcmd__help,login)
                 cmd="zt__subcmd__help__subcmd__login"
                 ;;
@@ -64,6 +70,39 @@ _zt() {
             zt__subcmd__help,token)
                 cmd="zt__subcmd__help__subcmd__token"
                 ;;
+            zt__subcmd__help__subcmd__host,enroll)
+                cmd="zt__subcmd__help__subcmd__host__subcmd__enroll"
+                ;;
+            zt__subcmd__help__subcmd__host,krl-sync)
+                cmd="zt__subcmd__help__subcmd__host__subcmd__krl__subcmd__sync"
+                ;;
+            zt__subcmd__help__subcmd__host,renew)
+                cmd="zt__subcmd__help__subcmd__host__subcmd__renew"
+                ;;
+            zt__subcmd__host,enroll)
+                cmd="zt__subcmd__host__subcmd__enroll"
+                ;;
+            zt__subcmd__host,help)
+                cmd="zt__subcmd__host__subcmd__help"
+                ;;
+            zt__subcmd__host,krl-sync)
+                cmd="zt__subcmd__host__subcmd__krl__subcmd__sync"
+                ;;
+            zt__subcmd__host,renew)
+                cmd="zt__subcmd__host__subcmd__renew"
+                ;;
+            zt__subcmd__host__subcmd__help,enroll)
+                cmd="zt__subcmd__host__subcmd__help__subcmd__enroll"
+                ;;
+            zt__subcmd__host__subcmd__help,help)
+                cmd="zt__subcmd__host__subcmd__help__subcmd__help"
+                ;;
+            zt__subcmd__host__subcmd__help,krl-sync)
+                cmd="zt__subcmd__host__subcmd__help__subcmd__krl__subcmd__sync"
+                ;;
+            zt__subcmd__host__subcmd__help,renew)
+                cmd="zt__subcmd__host__subcmd__help__subcmd__renew"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +110,7 @@ _zt() {
 
     case "${cmd}" in
         zt)
-            opts="-h -V --profile --json --help --version login ssh status logout token posture completions help"
+            opts="-h -V --profile --json --help --version login ssh status logout token posture completions host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,7 +146,7 @@ _zt() {
             return 0
             ;;
         zt__subcmd__help)
-            opts="login ssh status logout token posture completions help"
+            opts="login ssh status logout token posture completions host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +176,62 @@ _zt() {
         zt__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__host)
+            opts="enroll renew krl-sync"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__host__subcmd__enroll)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__host__subcmd__krl__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__host__subcmd__renew)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -225,6 +320,184 @@ _zt() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host)
+            opts="-h --profile --json --help enroll renew krl-sync help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__enroll)
+            opts="-h --broker --token --token-file --principals --host-key --zt-dir --sshd-config-dir --dry-run --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --principals)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --zt-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sshd-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__help)
+            opts="enroll renew krl-sync help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__help__subcmd__enroll)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__help__subcmd__krl__subcmd__sync)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__help__subcmd__renew)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__krl__subcmd__sync)
+            opts="-h --zt-dir --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --zt-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__host__subcmd__renew)
+            opts="-h --zt-dir --force --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --zt-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

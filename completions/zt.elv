@@ -31,6 +31,7 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand token 'Print a short-lived broker access token'
             cand posture 'Show the device report the broker will see'
             cand completions 'Print shell completions'
+            cand host 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt;login'= {
@@ -74,6 +75,59 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'zt;host'= {
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand enroll 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+            cand renew 'Renew the host certificate when a third of its life is left'
+            cand krl-sync 'Replace sshd''s RevokedKeys with the broker''s current KRL'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt;host;enroll'= {
+            cand --broker 'Broker URL'
+            cand --token 'Enrolment token (`zt-broker host token create`). Prefer --token-file or ZT_HOST_TOKEN: a command-line argument is visible to other users'
+            cand --token-file 'Read the enrolment token from this file (`-` for stdin)'
+            cand --principals 'Narrow the principals the token grants'
+            cand --host-key 'The host''s private key; its certificate goes next to it (-cert.pub)'
+            cand --zt-dir 'zt''s directory on this host (user CA, KRL, principals, state)'
+            cand --sshd-config-dir 'Directory of sshd drop-in files; zt writes 50-zt.conf there'
+            cand --profile 'Profile (one per broker)'
+            cand --dry-run 'Print the sshd settings and the files enrolment would write; write nothing and use no token'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;host;renew'= {
+            cand --zt-dir 'zt''s directory on this host (user CA, KRL, principals, state)'
+            cand --profile 'Profile (one per broker)'
+            cand --force 'Renew even if the certificate has more than a third of its life left'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;host;krl-sync'= {
+            cand --zt-dir 'zt''s directory on this host (user CA, KRL, principals, state)'
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;host;help'= {
+            cand enroll 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+            cand renew 'Renew the host certificate when a third of its life is left'
+            cand krl-sync 'Replace sshd''s RevokedKeys with the broker''s current KRL'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt;host;help;enroll'= {
+        }
+        &'zt;host;help;renew'= {
+        }
+        &'zt;host;help;krl-sync'= {
+        }
+        &'zt;host;help;help'= {
+        }
         &'zt;help'= {
             cand login 'Sign in (OAuth device flow) and get a first certificate'
             cand ssh 'Run OpenSSH with a fresh certificate'
@@ -82,6 +136,7 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand token 'Print a short-lived broker access token'
             cand posture 'Show the device report the broker will see'
             cand completions 'Print shell completions'
+            cand host 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt;help;login'= {
@@ -97,6 +152,17 @@ set edit:completion:arg-completer[zt] = {|@words|
         &'zt;help;posture'= {
         }
         &'zt;help;completions'= {
+        }
+        &'zt;help;host'= {
+            cand enroll 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+            cand renew 'Renew the host certificate when a third of its life is left'
+            cand krl-sync 'Replace sshd''s RevokedKeys with the broker''s current KRL'
+        }
+        &'zt;help;host;enroll'= {
+        }
+        &'zt;help;host;renew'= {
+        }
+        &'zt;help;host;krl-sync'= {
         }
         &'zt;help;help'= {
         }

@@ -35,6 +35,7 @@ complete -c zt -n "__fish_zt_needs_command" -f -a "logout" -d 'Revoke the sessio
 complete -c zt -n "__fish_zt_needs_command" -f -a "token" -d 'Print a short-lived broker access token'
 complete -c zt -n "__fish_zt_needs_command" -f -a "posture" -d 'Show the device report the broker will see'
 complete -c zt -n "__fish_zt_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c zt -n "__fish_zt_needs_command" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
 complete -c zt -n "__fish_zt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt -n "__fish_zt_using_subcommand login" -l broker -d 'Broker URL (saved in the profile for later commands)' -r
 complete -c zt -n "__fish_zt_using_subcommand login" -l profile -d 'Profile (one per broker)' -r
@@ -57,11 +58,46 @@ complete -c zt -n "__fish_zt_using_subcommand posture" -s h -l help -d 'Print he
 complete -c zt -n "__fish_zt_using_subcommand completions" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand completions" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "status" -d 'Show identity, broker, and certificate expiry'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "token" -d 'Print a short-lived broker access token'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "posture" -d 'Show the device report the broker will see'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "completions" -d 'Print shell completions'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -f -a "enroll" -d 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'
+complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l broker -d 'Broker URL' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l token -d 'Enrolment token (`zt-broker host token create`). Prefer --token-file or ZT_HOST_TOKEN: a command-line argument is visible to other users' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l token-file -d 'Read the enrolment token from this file (`-` for stdin)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l principals -d 'Narrow the principals the token grants' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l host-key -d 'The host\'s private key; its certificate goes next to it (-cert.pub)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l zt-dir -d 'zt\'s directory on this host (user CA, KRL, principals, state)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l sshd-config-dir -d 'Directory of sshd drop-in files; zt writes 50-zt.conf there' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l dry-run -d 'Print the sshd settings and the files enrolment would write; write nothing and use no token'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l zt-dir -d 'zt\'s directory on this host (user CA, KRL, principals, state)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l force -d 'Renew even if the certificate has more than a third of its life left'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l zt-dir -d 'zt\'s directory on this host (user CA, KRL, principals, state)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "enroll" -d 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "status" -d 'Show identity, broker, and certificate expiry'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "token" -d 'Print a short-lived broker access token'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "posture" -d 'Show the device report the broker will see'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "completions" -d 'Print shell completions'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "enroll" -d 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'

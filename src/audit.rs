@@ -28,6 +28,12 @@ pub enum EventKind {
     TokenExchangeRefused,
     /// A certificate request the broker refused.
     CertificateRefused,
+    /// An admin revoked a certificate, key or user (see `revocation`).
+    Revoked,
+    /// An admin created a host enrolment token (see `enrolment`).
+    EnrolmentTokenCreated,
+    /// A host certificate request (enrolment or renewal) the broker refused.
+    HostCertificateRefused,
 }
 
 /// How a decision ended: the HTTP status the client got and, for a
@@ -107,6 +113,22 @@ pub struct AuditRecord {
     /// Absent only in records written before outcomes were recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// What an admin revoked (`revoked` records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<crate::revocation::Revocation>,
+    /// The enrolment token created or used (never the token itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<EnrolmentFacts>,
+}
+
+/// An enrolment token as the audit log names it: the first 16 hex digits of
+/// its SHA-256 (enough to tell tokens apart, useless to enrol with).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentFacts {
+    pub token: String,
+    pub principals: Vec<String>,
+    pub expires_at: u64,
 }
 
 impl AuditRecord {
@@ -147,6 +169,8 @@ mod tests {
                 error: Some("access_denied".into()),
                 reason: Some(format!("no rule for {name}")),
             }),
+            revocation: None,
+            enrolment: None,
         }
     }
 

@@ -14,7 +14,8 @@ mod values;
 pub use certificate::{HostCertSpec, UserCertSpec, sign_host_certificate, sign_user_certificate};
 pub use key_id::{KeyIdFields, MAX_KEY_ID_LEN, key_id};
 pub use possession::{
-    POSSESSION_NAMESPACE, possession_message, sign_possession, verify_possession,
+    POSSESSION_NAMESPACE, host_possession_context, possession_message, sign_possession,
+    verify_possession,
 };
 pub use subject_key::{MAX_RSA_BITS, MIN_RSA_BITS, SubjectKeyError, check_subject_key};
 pub use values::{

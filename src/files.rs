@@ -110,6 +110,42 @@ pub fn write_public(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     Ok(())
 }
 
+/// Replace `path` atomically with a file of `mode` (e.g. 0644 for files
+/// sshd reads) in a directory that must already exist and whose mode is
+/// left alone (unlike [`write_public`], which makes its parent private):
+/// for system files such as `/etc/ssh/…`. Readers see the old file or the
+/// new one, never a half-written one.
+pub fn replace_system_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(mode);
+        let mut file = options.open(&tmp)?;
+        #[cfg(unix)]
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(parent) = path.parent() {
+            if let Ok(dir) = File::open(parent) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    #[cfg(not(unix))]
+    let _ = mode;
+    result.map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        FileError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
 /// Read a secret file, refusing symlinks and files that group or others
 /// can read or write, or that another user owns. `Ok(None)` when absent.
 pub fn read_secret(path: &Path) -> Result<Option<Vec<u8>>, FileError> {

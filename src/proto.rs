@@ -12,6 +12,8 @@ pub const API_VERSION: u32 = 1;
 pub const WELL_KNOWN_PATH: &str = "/.well-known/zt-configuration";
 pub const TOKEN_PATH: &str = "/v1/token";
 pub const CERTIFICATE_PATH: &str = "/v1/ssh/certificates";
+pub const KRL_PATH: &str = "/v1/ssh/krl";
+pub const HOST_CERTIFICATE_PATH: &str = "/v1/hosts/certificates";
 pub const HEALTH_PATH: &str = "/healthz";
 pub const READY_PATH: &str = "/readyz";
 
@@ -107,6 +109,42 @@ pub struct CertificateResponse {
     pub valid_before: u64,
     /// Name of the policy rule that granted the certificate.
     pub rule: String,
+}
+
+/// Body of `POST /v1/hosts/certificates`. Enrolment sends
+/// `Authorization: Bearer <enrolment token>`; renewal sends no token but the
+/// host's current certificate. Either way the host proves it holds its key:
+/// `possession_proof` is an armored SSHSIG over
+/// `ca::possession_message(ca::host_possession_context(endpoint, nonce, issued_at), public_key)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCertificateRequest {
+    /// OpenSSH public key line of the host key.
+    pub public_key: String,
+    pub possession_proof: String,
+    /// Random, single-use (at least 16 characters).
+    pub nonce: String,
+    /// Unix seconds; must be within 60 s of the broker's clock.
+    pub issued_at: u64,
+    /// Narrow the principals the token grants (never widen). Enrolment only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principals: Option<Vec<String>>,
+    /// Renewal: the host's current, unexpired, unrevoked host certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// Response of `POST /v1/hosts/certificates`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostCertificateResponse {
+    /// OpenSSH host certificate line.
+    pub certificate: String,
+    pub serial: u64,
+    pub principals: Vec<String>,
+    pub valid_before: u64,
+    /// What the host puts in `TrustedUserCAKeys`.
+    pub user_ca_keys: Vec<String>,
 }
 
 /// Every broker error body (OAuth style).

@@ -7,5 +7,6 @@ mod assets;
 mod attacks;
 mod audit;
 mod e2e;
+mod hosts;
 mod peers;
 mod support;

@@ -192,6 +192,12 @@ pub struct KeyPaths {
     /// key on first start if it is missing.
     #[serde(default = "default_audit_key")]
     pub audit_signing: PathBuf,
+    /// Public keys (`.pub`) of other host CAs to publish next to this one,
+    /// during a host CA rotation: the next CA before hosts move to it, or
+    /// the previous one until every host has moved away. Clients trust each
+    /// as `@cert-authority`, and hosts certified by one can renew.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_host_ca_keys: Vec<PathBuf>,
 }
 
 fn default_audit_key() -> PathBuf {
@@ -318,6 +324,7 @@ impl BrokerConfig {
         fix(&mut self.keys.host_ca);
         fix(&mut self.keys.token_signing);
         fix(&mut self.keys.audit_signing);
+        self.keys.additional_host_ca_keys.iter_mut().for_each(fix);
         fix(&mut self.policy);
         fix(&mut self.store.sqlite);
         if let Some(p) = self.server.tls_certificate.as_mut() {

@@ -32,12 +32,14 @@ pub fn router(broker: Arc<Broker>) -> Router {
     let limited = Router::new()
         .route(proto::TOKEN_PATH, post(token))
         .route(proto::CERTIFICATE_PATH, post(certificate))
+        .route(proto::HOST_CERTIFICATE_PATH, post(host_certificate))
         .route_layer(middleware::from_fn_with_state(
             broker.clone(),
             limit_address,
         ));
     Router::new()
         .route(proto::WELL_KNOWN_PATH, get(configuration))
+        .route(proto::KRL_PATH, get(krl))
         .merge(limited)
         .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
         .route(proto::READY_PATH, get(ready))
@@ -140,6 +142,52 @@ async fn certificate(
         .inspect_err(|e| log_refusal(&meta, e))?;
     tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
     Ok(no_store(Json(response)))
+}
+
+async fn host_certificate(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<proto::HostCertificateRequest>, JsonRejection>,
+) -> Result<Response, BrokerError> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .issue_host_certificate(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    tracing::info!(request_id = %meta.request_id, serial = response.serial, principals = %response.principals.join(","), "host certificate issued");
+    Ok(no_store(Json(response)))
+}
+
+/// The KRL, with an ETag; `If-None-Match` with the current ETag gets 304.
+async fn krl(
+    State(broker): State<Arc<Broker>>,
+    headers: HeaderMap,
+) -> Result<Response, BrokerError> {
+    let document = broker.krl(now()).await?;
+    let etag = header::HeaderValue::from_str(&document.etag)
+        .map_err(|_| BrokerError::internal("bad ETag"))?;
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == document.etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            document.bytes.clone(),
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
 }
 
 /// `RequestBodyLimitLayer` refuses a too-large `Content-Length` before the

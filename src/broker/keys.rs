@@ -30,6 +30,8 @@ pub struct BrokerKeys {
     pub user_ca: PrivateKey,
     pub host_ca: PrivateKey,
     pub token: SigningKey,
+    /// Other host CAs published during a rotation (public keys only).
+    pub additional_host_cas: Vec<PublicKey>,
 }
 
 impl BrokerKeys {
@@ -38,6 +40,11 @@ impl BrokerKeys {
             user_ca: load_ca(&paths.user_ca)?,
             host_ca: load_ca(&paths.host_ca)?,
             token: load_token_key(&paths.token_signing)?,
+            additional_host_cas: paths
+                .additional_host_ca_keys
+                .iter()
+                .map(|p| load_public(p))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -65,6 +72,7 @@ impl BrokerKeys {
             user_ca,
             host_ca,
             token,
+            additional_host_cas: Vec::new(),
         })
     }
 
@@ -75,6 +83,22 @@ impl BrokerKeys {
     pub fn host_ca_public(&self) -> PublicKey {
         self.host_ca.public_key().clone()
     }
+
+    /// Every host CA clients should trust: this broker's, then the others.
+    pub fn host_ca_publics(&self) -> Vec<PublicKey> {
+        let mut all = vec![self.host_ca_public()];
+        all.extend(self.additional_host_cas.iter().cloned());
+        all
+    }
+}
+
+fn load_public(path: &Path) -> Result<PublicKey, KeyError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|_| KeyError::Missing(path.display().to_string()))?;
+    PublicKey::from_openssh(text.trim()).map_err(|_| KeyError::Invalid {
+        path: path.display().to_string(),
+        what: "OpenSSH public key (additional host CA)",
+    })
 }
 
 fn new_ca(path: &Path) -> Result<PrivateKey, KeyError> {
@@ -202,6 +226,7 @@ mod tests {
             host_ca: dir.path().join("host_ca"),
             token_signing: dir.path().join("token_key.pem"),
             audit_signing: dir.path().join("audit_key.pem"),
+            additional_host_ca_keys: Vec::new(),
         };
         let made = BrokerKeys::create(&paths).unwrap();
         let loaded = BrokerKeys::load(&paths).unwrap();

@@ -2,6 +2,10 @@
 //! certificate issue. Handlers extract, call one method here, and map the
 //! error; everything a request must prove is checked here, in order.
 
+mod hosts;
+
+pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
+
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -41,7 +45,9 @@ pub struct Broker {
     store: Arc<dyn Store>,
     token_url: String,
     certificate_url: String,
+    host_certificate_url: String,
     limits: RateLimits,
+    krl_cache: hosts::KrlCache,
 }
 
 impl Broker {
@@ -58,8 +64,10 @@ impl Broker {
         let base = config.server.public_url.clone();
         Broker {
             limits: RateLimits::new(&config.limits),
+            krl_cache: hosts::KrlCache::default(),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
             certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
+            host_certificate_url: format!("{base}{}", proto::HOST_CERTIFICATE_PATH),
             config,
             keys,
             policy: RwLock::new(Arc::new(policy)),
@@ -92,7 +100,12 @@ impl Broker {
                 scopes: self.config.identity_provider.scopes.clone(),
             },
             user_ca_keys: vec![openssh_public(&self.keys.user_ca_public())],
-            host_ca_keys: vec![openssh_public(&self.keys.host_ca_public())],
+            host_ca_keys: self
+                .keys
+                .host_ca_publics()
+                .iter()
+                .map(openssh_public)
+                .collect(),
             certificate_ttl: proto::TtlLimits {
                 default_secs: policy_defaults.ttl.as_secs(),
                 max_secs: policy_defaults.max_ttl.as_secs(),
@@ -184,6 +197,8 @@ impl Broker {
                 },
             ],
             serial: None,
+            unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+            changes: vec![],
             audit: self.record(
                 meta,
                 EventKind::TokenExchange,
@@ -301,6 +316,8 @@ impl Broker {
             let write = Write {
                 once: vec![proof_once(&proof, meta.now)],
                 serial: Some(spec.serial),
+                unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+                changes: vec![],
                 audit: self.record(
                     meta,
                     EventKind::CertificateIssued,
@@ -406,6 +423,8 @@ impl Broker {
             rule: known.rule.clone(),
             certificate,
             outcome: Some(outcome),
+            revocation: None,
+            enrolment: None,
         }
     }
 
@@ -426,11 +445,7 @@ impl Broker {
             error: Some(error.code.to_owned()),
             reason: Some(error.description.clone()),
         };
-        let write = Write {
-            once: vec![],
-            serial: None,
-            audit: self.record(meta, kind, &known, None, outcome),
-        };
+        let write = Write::record(self.record(meta, kind, &known, None, outcome));
         if let Err(e) = self.store.commit(write).await {
             tracing::warn!(request_id = %meta.request_id, error = %e, "could not record a refusal in the audit log");
         }
@@ -485,6 +500,12 @@ fn map_store_error(e: StoreError) -> BrokerError {
             "this {what} was already exchanged; each may be used once"
         )),
         StoreError::SerialTaken => BrokerError::internal("serial collision"),
+        StoreError::IdentityRevoked => BrokerError::denied(
+            "your access was revoked by an administrator; ask them to restore it",
+        ),
+        StoreError::TokenUnusable => BrokerError::invalid_token(
+            "the enrolment token is unknown, already used or expired; create a new one with `zt-broker host token create`",
+        ),
         StoreError::Unavailable(_) => {
             // Fail closed: without a durable audit record nothing leaves.
             tracing::error!(error = %e, "store write failed; refusing to issue");

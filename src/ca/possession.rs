@@ -36,6 +36,14 @@ pub fn possession_message(dpop_jti: &str, public_key_openssh: &str) -> Vec<u8> {
     message
 }
 
+/// The context a host signs in place of a DPoP `jti` when it asks for a
+/// host certificate: the endpoint (so a proof made for one broker means
+/// nothing to another), a single-use nonce and the time it was made. The
+/// `zt-host-v1` prefix keeps it apart from any DPoP `jti` a client picks.
+pub fn host_possession_context(endpoint: &str, nonce: &str, issued_at: u64) -> String {
+    format!("zt-host-v1 {endpoint} {nonce} {issued_at}")
+}
+
 /// Signs `message` with `key` under [`POSSESSION_NAMESPACE`] and returns the
 /// armored `-----BEGIN SSH SIGNATURE-----` text. SHA-512, as `ssh-keygen -Y sign`.
 pub fn sign_possession(key: &PrivateKey, message: &[u8]) -> Result<String, CaError> {

@@ -3,6 +3,7 @@
 //! subcommand, each with its `Args` and `run`.
 
 pub mod completions;
+pub mod host;
 pub mod login;
 pub mod logout;
 pub mod posture;
@@ -56,6 +57,8 @@ pub enum Command {
     Posture(posture::PostureArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
+    /// On a target: enrol with the broker, renew the host certificate, sync the KRL
+    Host(host::HostArgs),
 }
 
 /// What every subcommand gets besides its own arguments.
@@ -93,6 +96,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Logout(args) => logout::run(args, &ctx).map(|()| 0),
         Command::Token(args) => token::run(args, &ctx).map(|()| 0),
         Command::Posture(args) => posture::run(args, &ctx).map(|()| 0),
+        Command::Host(args) => host::run(args).map(|()| 0),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod broker;
 pub mod credentials;
+pub mod host;
 pub mod http;
 pub mod oidc;
 pub mod paths;

@@ -69,6 +69,8 @@ fn record(i: u64) -> AuditRecord {
         } else {
             Outcome::success()
         }),
+        revocation: None,
+        enrolment: None,
     }
 }
 
@@ -81,13 +83,7 @@ fn write(store: &SqliteStore, range: std::ops::RangeInclusive<u64>) {
         block_on(async {
             let commits: Vec<_> = chunk
                 .iter()
-                .map(|&i| {
-                    store.commit(Write {
-                        once: vec![],
-                        serial: None,
-                        audit: record(i),
-                    })
-                })
+                .map(|&i| store.commit(Write::record(record(i))))
                 .collect();
             for commit in commits {
                 commit.await.unwrap();

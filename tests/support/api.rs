@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use ssh_key::{Algorithm, PrivateKey};
-use zt::jose::SigningKey;
 use zt::client::broker::{certificate_request, exchange_form};
+use zt::jose::SigningKey;
 use zt::proto;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";

@@ -71,6 +71,7 @@ pub fn layout(dir: &Path, server: ServerConfig, idp: IdpConfig, audience: String
             host_ca: dir.join("host_ca"),
             token_signing: dir.join("token_signing_key.pem"),
             audit_signing: dir.join("audit_signing_key.pem"),
+            additional_host_ca_keys: Vec::new(),
         },
         policy: dir.join("policy.toml"),
         store: StoreConfig {

@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod dev;
+pub mod host;
 pub mod init;
+pub mod revoke;
 pub mod serve;
 pub mod sign_host;
 
@@ -31,6 +33,10 @@ pub enum BrokerCommand {
     SignHost(sign_host::SignHostArgs),
     /// Verify or export the audit log
     Audit(audit::AuditArgs),
+    /// Revoke a certificate, key or user (local admin command; audited)
+    Revoke(revoke::RevokeArgs),
+    /// Host enrolment: one-time tokens for `zt host enroll` (local admin command)
+    Host(host::HostArgs),
 }
 
 pub fn run(cli: BrokerCli) -> Result<(), Failure> {
@@ -40,6 +46,8 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::Dev(args) => dev::run(args),
         BrokerCommand::SignHost(args) => sign_host::run(args),
         BrokerCommand::Audit(args) => audit::run(args),
+        BrokerCommand::Revoke(args) => revoke::run(args),
+        BrokerCommand::Host(args) => host::run(args),
     }
 }
 

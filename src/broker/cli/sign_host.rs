@@ -76,6 +76,8 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
     let write = Write {
         once: vec![],
         serial: Some(spec.serial),
+        unless_revoked: None,
+        changes: vec![],
         audit: AuditRecord {
             time: now,
             kind: EventKind::HostCertificateIssued,
@@ -97,6 +99,8 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
                 key_fingerprint: ca::fingerprint(&host_key),
             }),
             outcome: Some(Outcome::success()),
+            revocation: None,
+            enrolment: None,
         },
     };
     super::runtime()?

@@ -1,5 +1,6 @@
 //! Broker state: single-use ledgers (DPoP `jti`, exchanged ID tokens),
-//! issued certificate serials and the audit chain.
+//! issued certificate serials, revocations, host enrolment tokens and the
+//! audit chain.
 //!
 //! Every write that gates a response (a token or a certificate leaving the
 //! broker) is durable before the write call returns; callers answer only
@@ -8,11 +9,13 @@
 
 pub mod audit_log;
 pub mod sqlite;
+mod sqlite_hosts;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::audit::AuditRecord;
+use crate::revocation::{Revocation, RevocationList};
 
 /// A stored audit record with its chain position.
 pub type StoredRecord = crate::audit::Entry;
@@ -29,6 +32,12 @@ pub enum StoreError {
     SerialTaken,
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The write's identity was revoked by an admin.
+    #[error("this identity has been revoked")]
+    IdentityRevoked,
+    /// The enrolment token is unknown, already used or expired.
+    #[error("the enrolment token is unknown, used or expired")]
+    TokenUnusable,
 }
 
 /// A value that may be used once until `expires_at`.
@@ -47,6 +56,48 @@ pub struct Write {
     pub once: Vec<OnceValue>,
     pub serial: Option<u64>,
     pub audit: AuditRecord,
+    /// Refuse the whole write ([`StoreError::IdentityRevoked`]) when this
+    /// identity (IdP issuer, subject) is revoked. Checked inside the write's
+    /// transaction, so a revocation committed first always wins.
+    pub unless_revoked: Option<(String, String)>,
+    pub changes: Vec<Change>,
+}
+
+impl Write {
+    /// A write of just an audit record.
+    pub fn record(audit: AuditRecord) -> Self {
+        Write {
+            once: vec![],
+            serial: None,
+            audit,
+            unless_revoked: None,
+            changes: vec![],
+        }
+    }
+}
+
+/// State changes beyond the ledgers, applied in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Record a revocation (recording one twice changes nothing).
+    Revoke(Revocation),
+    AddEnrolmentToken(EnrolmentToken),
+    /// Use up an enrolment token; refused with [`StoreError::TokenUnusable`]
+    /// unless it exists, is unused and has not expired at `now`.
+    UseEnrolmentToken {
+        hash: String,
+        now: u64,
+    },
+}
+
+/// A host enrolment token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentToken {
+    /// Hex SHA-256 of the token text.
+    pub hash: String,
+    pub principals: Vec<String>,
+    pub expires_at: u64,
+    pub used: bool,
 }
 
 pub trait Store: Send + Sync {
@@ -56,4 +107,12 @@ pub trait Store: Send + Sync {
     fn ping(&self) -> StoreFuture<'_, ()>;
     /// Audit records in chain order, from `after_seq` (exclusive).
     fn audit_records(&self, after_seq: u64, limit: u32) -> StoreFuture<'_, Vec<StoredRecord>>;
+    /// Everything revoked, with the serials of unexpired certificates
+    /// (at `now`) issued to revoked users.
+    fn revocations(&self, now: u64) -> StoreFuture<'_, RevocationList>;
+    /// The highest revocation number: cheap, and it changes whenever
+    /// [`revocations`](Self::revocations) would list something new.
+    fn revocation_version(&self) -> StoreFuture<'_, u64>;
+    /// The enrolment token with this hash, if one was ever created.
+    fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
 }

@@ -23,9 +23,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode, params};
 use tokio::sync::oneshot;
 
-use super::{Store, StoreError, StoreFuture, StoredRecord, Write};
+use super::sqlite_hosts;
+use super::{EnrolmentToken, Store, StoreError, StoreFuture, StoredRecord, Write};
 use crate::audit::{self, checkpoint::Checkpoint};
 use crate::jose::SigningKey;
+use crate::revocation::RevocationList;
 
 const MAX_BATCH: usize = 512;
 const SCHEMA: &str = "
@@ -46,6 +48,19 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS revocations (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    UNIQUE (kind, value)
+);
+CREATE TABLE IF NOT EXISTS enrolment_tokens (
+    hash TEXT PRIMARY KEY,
+    principals TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq INTEGER PRIMARY KEY,
     hash TEXT NOT NULL,
@@ -72,6 +87,8 @@ enum Job {
         u32,
         oneshot::Sender<Result<Vec<StoredRecord>, StoreError>>,
     ),
+    /// A read on the writer's connection; the closure sends its own answer.
+    Query(Box<dyn FnOnce(&Connection) + Send>),
     Close,
 }
 
@@ -146,6 +163,17 @@ impl SqliteStore {
                 .map_err(|_| unavailable("the store writer has stopped"))?
         })
     }
+
+    fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        self.send(|tx| {
+            Job::Query(Box::new(move |conn| {
+                let _ = tx.send(read(conn).map_err(unavailable));
+            }))
+        })
+    }
 }
 
 impl Drop for SqliteStore {
@@ -169,6 +197,23 @@ impl Store for SqliteStore {
 
     fn audit_records(&self, after_seq: u64, limit: u32) -> StoreFuture<'_, Vec<StoredRecord>> {
         self.send(|tx| Job::Read(after_seq, limit, tx))
+    }
+
+    fn revocations(&self, now: u64) -> StoreFuture<'_, RevocationList> {
+        self.query(move |conn| sqlite_hosts::revocations(conn, now))
+    }
+
+    fn revocation_version(&self) -> StoreFuture<'_, u64> {
+        self.query(|conn| {
+            conn.query_row("SELECT coalesce(max(id), 0) FROM revocations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+        })
+    }
+
+    fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
+        self.query(move |conn| sqlite_hosts::enrolment_token(conn, &hash))
     }
 }
 
@@ -297,6 +342,7 @@ impl Writer {
                 Job::Read(after, limit, reply) => {
                     let _ = reply.send(self.read(after, limit).map_err(unavailable));
                 }
+                Job::Query(read) => read(&self.conn),
                 Job::Close => {}
             }
         }
@@ -447,6 +493,14 @@ impl Writer {
 
     /// Apply one write; returns the new chain head.
     fn apply(&self, write: &Write) -> Result<String, Applied> {
+        if let Some((issuer, subject)) = &write.unless_revoked {
+            if sqlite_hosts::user_revoked(&self.conn, issuer, subject).map_err(Applied::Sql)? {
+                return Err(Applied::Refused(StoreError::IdentityRevoked));
+            }
+        }
+        for change in &write.changes {
+            sqlite_hosts::apply(&self.conn, change, write.audit.time)?;
+        }
         for once in &write.once {
             let inserted = self
                 .conn
@@ -489,7 +543,7 @@ impl Writer {
     }
 }
 
-enum Applied {
+pub(super) enum Applied {
     Refused(StoreError),
     Sql(rusqlite::Error),
 }
@@ -515,6 +569,8 @@ mod tests {
                 expires_at: u64::MAX >> 2,
             }],
             serial,
+            unless_revoked: None,
+            changes: vec![],
             audit: AuditRecord {
                 time: 1,
                 kind: EventKind::CertificateIssued,
@@ -525,6 +581,8 @@ mod tests {
                 rule: None,
                 certificate: None,
                 outcome: None,
+                revocation: None,
+                enrolment: None,
             },
         }
     }

@@ -1,0 +1,312 @@
+//! `zt host`: run on a target (as root). `enroll` trades a one-time
+//! enrolment token for a host certificate and writes the sshd settings;
+//! `renew` renews the host certificate before it expires; `krl-sync`
+//! refreshes sshd's `RevokedKeys` from the broker's KRL. Timers for the
+//! last two are in `dist/systemd/`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use ssh_key::{Certificate, PrivateKey};
+
+use crate::client::host::{self as target, HostAuth, HostPaths, HostState};
+use crate::exit::{Exit, Failure};
+use crate::files;
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    #[command(subcommand)]
+    pub command: HostCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Enrol this host: host certificate, user CA, KRL and an sshd drop-in
+    Enroll(EnrollArgs),
+    /// Renew the host certificate when a third of its life is left
+    Renew(RenewArgs),
+    /// Replace sshd's RevokedKeys with the broker's current KRL
+    KrlSync(SyncArgs),
+}
+
+/// Where zt keeps its files on the target.
+#[derive(Debug, Clone, Args)]
+pub struct DirArgs {
+    /// zt's directory on this host (user CA, KRL, principals, state)
+    #[arg(long, default_value = "/etc/ssh/zt")]
+    pub zt_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// Broker URL
+    #[arg(long, env = "ZT_BROKER")]
+    pub broker: String,
+    /// Enrolment token (`zt-broker host token create`). Prefer --token-file
+    /// or ZT_HOST_TOKEN: a command-line argument is visible to other users
+    #[arg(long, env = "ZT_HOST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Read the enrolment token from this file (`-` for stdin)
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// Narrow the principals the token grants
+    #[arg(long, value_delimiter = ',')]
+    pub principals: Option<Vec<String>>,
+    /// The host's private key; its certificate goes next to it (-cert.pub)
+    #[arg(long, default_value = "/etc/ssh/ssh_host_ed25519_key")]
+    pub host_key: PathBuf,
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Directory of sshd drop-in files; zt writes 50-zt.conf there
+    #[arg(long, default_value = "/etc/ssh/sshd_config.d")]
+    pub sshd_config_dir: PathBuf,
+    /// Print the sshd settings and the files enrolment would write; write
+    /// nothing and use no token
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Renew even if the certificate has more than a third of its life left
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+}
+
+const DROP_IN_NAME: &str = "50-zt.conf";
+
+pub fn run(args: HostArgs) -> Result<(), Failure> {
+    match args.command {
+        HostCommand::Enroll(args) => enroll(args),
+        HostCommand::Renew(args) => renew(args),
+        HostCommand::KrlSync(args) => krl_sync(&args.dir),
+    }
+}
+
+fn io_failure(path: &Path, e: impl std::fmt::Display) -> Failure {
+    Failure::config(format!("{}: {e}", path.display()))
+}
+
+fn load_host_key(path: &Path) -> Result<PrivateKey, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_failure(path, e))?;
+    let key = PrivateKey::from_openssh(text).map_err(|e| io_failure(path, e))?;
+    if key.is_encrypted() {
+        return Err(io_failure(path, "the host key is encrypted"));
+    }
+    Ok(key)
+}
+
+fn read_token(args: &EnrollArgs) -> Result<String, Failure> {
+    let text = match (&args.token, &args.token_file) {
+        (Some(token), None) => token.clone(),
+        (None, Some(path)) if path == Path::new("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::config(format!("reading the token from stdin: {e}")))?;
+            text
+        }
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| io_failure(path, e))?,
+        _ => {
+            return Err(Failure::new(
+                Exit::Usage,
+                "no enrolment token: pass --token-file FILE (or -), or set ZT_HOST_TOKEN",
+            )
+            .hint(
+                "create one on the broker with `zt-broker host token create --principals HOST`",
+            ));
+        }
+    };
+    let token = text.trim().to_owned();
+    if token.is_empty() || token.chars().any(|c| !c.is_ascii_graphic()) {
+        return Err(Failure::new(
+            Exit::Usage,
+            "the enrolment token is empty or malformed",
+        ));
+    }
+    Ok(token)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    files::replace_system_file(path, bytes, 0o644).map_err(|e| Failure::config(e.to_string()))
+}
+
+fn make_dir(path: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| io_failure(path, e))
+}
+
+fn enroll(args: EnrollArgs) -> Result<(), Failure> {
+    crate::client::http::check_url("broker URL", &args.broker)?;
+    let broker = args.broker.trim_end_matches('/').to_owned();
+    let paths = HostPaths {
+        dir: args.dir.zt_dir.clone(),
+    };
+    let drop_in_path = args.sshd_config_dir.join(DROP_IN_NAME);
+    let drop_in = target::sshd_drop_in(&paths, &args.host_key);
+    if args.dry_run {
+        println!("# {}", drop_in_path.display());
+        print!("{drop_in}");
+        eprintln!("Dry run: nothing written and no token used. `zt host enroll` would write:");
+        for path in [
+            target::certificate_path(&args.host_key),
+            paths.user_ca_keys(),
+            paths.revoked_keys(),
+            paths.principals_dir(),
+            paths.state(),
+            drop_in_path,
+        ] {
+            eprintln!("  {}", path.display());
+        }
+        return Ok(());
+    }
+    let token = read_token(&args)?;
+    let host_key = load_host_key(&args.host_key)?;
+    let http = crate::client::http::client()?;
+    let runtime = super::runtime()?;
+    let answer = runtime.block_on(target::request_certificate(
+        &http,
+        &broker,
+        &host_key,
+        HostAuth::Token(&token),
+        args.principals.clone(),
+    ))?;
+    make_dir(&paths.dir)?;
+    make_dir(&paths.principals_dir())?;
+    let cert_path = target::certificate_path(&args.host_key);
+    write(
+        &cert_path,
+        format!("{}\n", answer.certificate.trim()).as_bytes(),
+    )?;
+    write(
+        &paths.user_ca_keys(),
+        (answer.user_ca_keys.join("\n") + "\n").as_bytes(),
+    )?;
+    let state = HostState {
+        broker: broker.clone(),
+        host_key: args.host_key.clone(),
+    };
+    let state_text = serde_json::to_string_pretty(&state).expect("state serialises") + "\n";
+    write(&paths.state(), state_text.as_bytes())?;
+    // sshd refuses every key while RevokedKeys names a missing file, so the
+    // KRL is in place before the drop-in points sshd at it.
+    sync(&runtime, &http, &broker, &paths)?;
+    make_dir(&args.sshd_config_dir)?;
+    write(&drop_in_path, drop_in.as_bytes())?;
+    println!("{}", cert_path.display());
+    eprintln!(
+        "Enrolled: host certificate serial {} for {} (valid until unix {}).\n\
+         Wrote {} and the files it names. List the principals each login accepts in {}/<login>,\n\
+         then reload sshd (systemctl reload ssh) and enable zt-host-renew.timer and zt-krl-sync.timer.",
+        answer.serial,
+        answer.principals.join(","),
+        answer.valid_before,
+        drop_in_path.display(),
+        paths.principals_dir().display(),
+    );
+    Ok(())
+}
+
+fn load_state(paths: &HostPaths) -> Result<HostState, Failure> {
+    let path = paths.state();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io_failure(&path, e).hint("enrol this host first: `zt host enroll`"))?;
+    serde_json::from_str(&text).map_err(|e| io_failure(&path, e))
+}
+
+fn renew(args: RenewArgs) -> Result<(), Failure> {
+    let paths = HostPaths {
+        dir: args.dir.zt_dir,
+    };
+    let state = load_state(&paths)?;
+    let cert_path = target::certificate_path(&state.host_key);
+    let text = std::fs::read_to_string(&cert_path).map_err(|e| io_failure(&cert_path, e))?;
+    let current = Certificate::from_openssh(text.trim()).map_err(|e| io_failure(&cert_path, e))?;
+    let now = crate::client::broker::unix_now();
+    if !args.force && !target::renewal_due(current.valid_after(), current.valid_before(), now) {
+        eprintln!(
+            "The host certificate is valid until unix {}; not renewing yet (--force to renew now).",
+            current.valid_before()
+        );
+        return Ok(());
+    }
+    let host_key = load_host_key(&state.host_key)?;
+    let http = crate::client::http::client()?;
+    let answer = super::runtime()?.block_on(target::request_certificate(
+        &http,
+        &state.broker,
+        &host_key,
+        HostAuth::Certificate(text.trim()),
+        None,
+    ))?;
+    write(
+        &cert_path,
+        format!("{}\n", answer.certificate.trim()).as_bytes(),
+    )?;
+    println!("{}", cert_path.display());
+    eprintln!(
+        "Renewed: serial {} valid until unix {}. Reload sshd to serve it (the zt-host-renew service does).",
+        answer.serial, answer.valid_before
+    );
+    Ok(())
+}
+
+fn krl_sync(dir: &DirArgs) -> Result<(), Failure> {
+    let paths = HostPaths {
+        dir: dir.zt_dir.clone(),
+    };
+    let state = load_state(&paths)?;
+    let http = crate::client::http::client()?;
+    sync(&super::runtime()?, &http, &state.broker, &paths)
+}
+
+/// Fetch the KRL unless unchanged since the last sync, and replace
+/// `RevokedKeys` atomically (sshd re-reads it at every authentication).
+fn sync(
+    runtime: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    broker: &str,
+    paths: &HostPaths,
+) -> Result<(), Failure> {
+    let krl_path = paths.revoked_keys();
+    let etag = if krl_path.is_file() {
+        std::fs::read_to_string(paths.revoked_keys_etag()).ok()
+    } else {
+        None
+    };
+    let fetched = runtime.block_on(target::fetch_krl(
+        http,
+        broker,
+        etag.as_deref().map(str::trim),
+    ))?;
+    let Some((bytes, etag)) = fetched else {
+        eprintln!("KRL unchanged.");
+        return Ok(());
+    };
+    write(&krl_path, &bytes)?;
+    match etag {
+        Some(etag) => write(&paths.revoked_keys_etag(), etag.as_bytes())?,
+        None => {
+            let _ = std::fs::remove_file(paths.revoked_keys_etag());
+        }
+    }
+    eprintln!(
+        "KRL updated: {} ({} bytes).",
+        krl_path.display(),
+        bytes.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The whole path against the real peers: a Debian sshd enrolled by the real
+//! `zt host enroll`, users from panva's oidc-provider, revocations that sshd
+//! enforces after `zt host krl-sync`, and host CA rotation.
+
+use std::process::Command;
+
+use crate::e2e::fixture::{Broker, POLICY, User};
+use crate::e2e::ssh_args;
+use crate::support::idp::{ALICE, BOB, IdpOptions, TestIdp};
+use crate::support::process::run_ok;
+use crate::support::sshd::{SshdBuilder, TestSshd, current_login};
+use crate::support::{Peer, require_peers, tempdir};
+
+use super::admin::{Target, create_token, text, zt_broker};
+use super::krl::revoked_by;
+
+/// A test sshd configured only through the drop-in `zt host enroll` wrote.
+fn enrolled_sshd(broker: &Broker) -> (TestSshd, Target) {
+    let builder = SshdBuilder::new().principals(&current_login(), &["ops", "dev"]);
+    let target = Target::in_dir(builder.dir());
+    let token = create_token(broker, "127.0.0.1", "10m");
+    let out = target.enroll(broker, &token, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let include = format!("Include {}/sshd_config.d/*.conf", builder.dir().display());
+    (builder.config_line(&include).start(), target)
+}
+
+fn ssh(user: &User, sshd: &TestSshd) -> crate::e2e::fixture::Run {
+    let args = ssh_args(sshd);
+    user.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn logged_in(idp: &TestIdp, broker: &Broker, who: (&str, &str)) -> (User, u64) {
+    let user = User::new();
+    let login = user.login(broker, |code| idp.approve(code, who.0, who.1));
+    assert_eq!(login.code, Some(0), "{login:?}");
+    let done = login.json_lines().pop().unwrap();
+    let serial = done["certificate"]["serial"].as_u64().unwrap();
+    (user, serial)
+}
+
+#[test]
+fn an_enrolled_sshd_refuses_a_revoked_certificate_after_krl_sync_while_others_work() {
+    if !require_peers(&[Peer::Idp, Peer::Sshd]) {
+        return;
+    }
+    let idp = TestIdp::start(IdpOptions::default());
+    let broker = Broker::start(&idp.issuer, POLICY);
+    let (sshd, target) = enrolled_sshd(&broker);
+    let (alice, alice_serial) = logged_in(&idp, &broker, ALICE);
+    let (bob, _) = logged_in(&idp, &broker, BOB);
+    for user in [&alice, &bob] {
+        let run = ssh(user, &sshd);
+        assert_eq!(run.code, Some(0), "{run:?}\nsshd log:\n{}", sshd.log());
+        assert_eq!(run.stdout.trim(), current_login());
+    }
+
+    // Revoke Alice's certificate. Until the target syncs, sshd still lets
+    // her in: the delay is the sync interval.
+    let out = zt_broker(&broker, &["revoke", "--serial", &alice_serial.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(ssh(&alice, &sshd).code, Some(0));
+    let out = target.zt_host(&["krl-sync"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let krl = target.dir.join("revoked_keys");
+    assert!(revoked_by(&krl, &alice.certificate_path()));
+    let run = ssh(&alice, &sshd);
+    assert_eq!(run.code, Some(255), "{run:?}");
+    assert!(
+        sshd.log().contains(&format!("serial {alice_serial}")) && sshd.log().contains("revoked"),
+        "sshd log:\n{}",
+        sshd.log()
+    );
+    // Bob is untouched.
+    assert!(!revoked_by(&krl, &bob.certificate_path()));
+    assert_eq!(ssh(&bob, &sshd).code, Some(0));
+
+    // Revoke Bob as a user: his current certificate is in the next KRL, and
+    // the broker issues him nothing new (his 90 s certificates always renew).
+    let out = zt_broker(
+        &broker,
+        &["revoke", "--user", &format!("{},sub-bob", idp.issuer)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = target.zt_host(&["krl-sync"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(revoked_by(&krl, &bob.certificate_path()));
+    let run = ssh(&bob, &sshd);
+    assert_eq!(run.code, Some(4), "{run:?}");
+    assert!(run.stderr.contains("revoked"), "{}", run.stderr);
+    let refused: Vec<_> = broker
+        .audit()
+        .into_iter()
+        .filter(|r| {
+            r["kind"] == "token_exchange_refused"
+                && r["identity"]["subject"] == "sub-bob"
+                && r["outcome"]["status"] == 403
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
+}
+
+#[test]
+fn hosts_certified_by_the_additional_host_ca_are_trusted_and_unknown_cas_are_not() {
+    if !require_peers(&[Peer::Idp, Peer::Sshd]) {
+        return;
+    }
+    let idp = TestIdp::start(IdpOptions::default());
+    let cas = tempdir();
+    for name in ["next_host_ca", "unknown_ca"] {
+        run_ok(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(cas.path().join(name)),
+        );
+    }
+    let next = cas.path().join("next_host_ca.pub");
+    let broker = Broker::start_with(&idp.issuer, POLICY, |config| {
+        let keys = config["keys"].as_table_mut().unwrap();
+        let list = toml::Value::Array(vec![next.to_str().unwrap().into()]);
+        keys.insert("additional_host_ca_keys".into(), list);
+    });
+    let (alice, _) = logged_in(&idp, &broker, ALICE);
+    let published =
+        crate::support::http::get_json(&format!("{}/.well-known/zt-configuration", broker.url));
+    assert_eq!(published.body["host_ca_keys"].as_array().unwrap().len(), 2);
+
+    let host_signed_by = |ca: &str| {
+        let builder = SshdBuilder::new()
+            .user_ca(&broker.user_ca())
+            .principals(&current_login(), &["ops"]);
+        run_ok(
+            Command::new("ssh-keygen")
+                .args(["-q", "-h", "-s"])
+                .arg(cas.path().join(ca))
+                .args(["-I", "rotated", "-n", "127.0.0.1"])
+                .arg(builder.dir().join("ssh_host_ed25519_key.pub")),
+        );
+        let cert =
+            std::fs::read_to_string(builder.dir().join("ssh_host_ed25519_key-cert.pub")).unwrap();
+        builder.host_certificate(&cert).start()
+    };
+    let rotated = host_signed_by("next_host_ca");
+    let run = ssh(&alice, &rotated);
+    assert_eq!(run.code, Some(0), "{run:?}\nsshd log:\n{}", rotated.log());
+    let unknown = host_signed_by("unknown_ca");
+    let run = ssh(&alice, &unknown);
+    assert_eq!(run.code, Some(255), "{run:?}");
+    assert!(
+        run.stderr.contains("Host key verification failed"),
+        "{}",
+        run.stderr
+    );
+}
