@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a certificate, key or user (local admin command; audited)')
             [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Check a policy file and explain its decision for an identity')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -172,6 +173,34 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         'zt-broker;host;help;help' {
             break
         }
+        'zt-broker;policy' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check a policy file; with an identity, explain the decision for it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;policy;check' {
+            [CompletionResult]::new('--issuer', '--issuer', [CompletionResultType]::ParameterName, 'The identity''s issuer (`iss`); with --subject, explain the decision')
+            [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'The identity''s subject (`sub`)')
+            [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'A verified email address (the broker ignores unverified ones)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group the identity is in (repeat for several)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;policy;help' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check a policy file; with an identity, explain the decision for it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;policy;help;check' {
+            break
+        }
+        'zt-broker;policy;help;help' {
+            break
+        }
         'zt-broker;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
@@ -180,6 +209,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
             [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a certificate, key or user (local admin command; audited)')
             [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Check a policy file and explain its decision for an identity')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -218,6 +248,13 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             break
         }
         'zt-broker;help;host;token;create' {
+            break
+        }
+        'zt-broker;help;policy' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check a policy file; with an identity, explain the decision for it')
+            break
+        }
+        'zt-broker;help;policy;check' {
             break
         }
         'zt-broker;help;help' {

@@ -31,6 +31,9 @@ _zt__broker() {
             zt__broker,init)
                 cmd="zt__broker__subcmd__init"
                 ;;
+            zt__broker,policy)
+                cmd="zt__broker__subcmd__policy"
+                ;;
             zt__broker,revoke)
                 cmd="zt__broker__subcmd__revoke"
                 ;;
@@ -73,6 +76,9 @@ _zt__broker() {
             zt__broker__subcmd__help,init)
                 cmd="zt__broker__subcmd__help__subcmd__init"
                 ;;
+            zt__broker__subcmd__help,policy)
+                cmd="zt__broker__subcmd__help__subcmd__policy"
+                ;;
             zt__broker__subcmd__help,revoke)
                 cmd="zt__broker__subcmd__help__subcmd__revoke"
                 ;;
@@ -93,6 +99,9 @@ _zt__broker() {
                 ;;
             zt__broker__subcmd__help__subcmd__host__subcmd__token,create)
                 cmd="zt__broker__subcmd__help__subcmd__host__subcmd__token__subcmd__create"
+                ;;
+            zt__broker__subcmd__help__subcmd__policy,check)
+                cmd="zt__broker__subcmd__help__subcmd__policy__subcmd__check"
                 ;;
             zt__broker__subcmd__host,help)
                 cmd="zt__broker__subcmd__host__subcmd__help"
@@ -121,6 +130,18 @@ _zt__broker() {
             zt__broker__subcmd__host__subcmd__token__subcmd__help,help)
                 cmd="zt__broker__subcmd__host__subcmd__token__subcmd__help__subcmd__help"
                 ;;
+            zt__broker__subcmd__policy,check)
+                cmd="zt__broker__subcmd__policy__subcmd__check"
+                ;;
+            zt__broker__subcmd__policy,help)
+                cmd="zt__broker__subcmd__policy__subcmd__help"
+                ;;
+            zt__broker__subcmd__policy__subcmd__help,check)
+                cmd="zt__broker__subcmd__policy__subcmd__help__subcmd__check"
+                ;;
+            zt__broker__subcmd__policy__subcmd__help,help)
+                cmd="zt__broker__subcmd__policy__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -128,7 +149,7 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host audit revoke host help"
+            opts="-h -V --help --version init serve dev sign-host audit revoke host policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,7 +319,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host audit revoke host help"
+            opts="init serve dev sign-host audit revoke host policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -426,6 +447,34 @@ _zt__broker() {
         zt__subcmd__broker__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__policy)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__policy__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -662,6 +711,92 @@ _zt__broker() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__policy)
+            opts="-h --help check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__policy__subcmd__check)
+            opts="-h --issuer --subject --email --group --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subject)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__policy__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__policy__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__policy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

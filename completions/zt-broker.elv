@@ -29,6 +29,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand audit 'Verify or export the audit log'
             cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
+            cand policy 'Check a policy file and explain its decision for an identity'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;init'= {
@@ -146,6 +147,29 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         }
         &'zt-broker;host;help;help'= {
         }
+        &'zt-broker;policy'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Check a policy file; with an identity, explain the decision for it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;policy;check'= {
+            cand --issuer 'The identity''s issuer (`iss`); with --subject, explain the decision'
+            cand --subject 'The identity''s subject (`sub`)'
+            cand --email 'A verified email address (the broker ignores unverified ones)'
+            cand --group 'A group the identity is in (repeat for several)'
+            cand --json 'Print one JSON object on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;policy;help'= {
+            cand check 'Check a policy file; with an identity, explain the decision for it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;policy;help;check'= {
+        }
+        &'zt-broker;policy;help;help'= {
+        }
         &'zt-broker;help'= {
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
@@ -154,6 +178,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand audit 'Verify or export the audit log'
             cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
+            cand policy 'Check a policy file and explain its decision for an identity'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;help;init'= {
@@ -181,6 +206,11 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand create 'Create a one-time enrolment token (printed on stdout)'
         }
         &'zt-broker;help;host;token;create'= {
+        }
+        &'zt-broker;help;policy'= {
+            cand check 'Check a policy file; with an identity, explain the decision for it'
+        }
+        &'zt-broker;help;policy;check'= {
         }
         &'zt-broker;help;help'= {
         }

@@ -5,6 +5,7 @@ mod agent;
 mod dev;
 pub mod fixture;
 mod logout;
+mod policy_check;
 mod secrets;
 mod transport;
 

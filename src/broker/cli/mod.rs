@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dev;
 pub mod host;
 pub mod init;
+pub mod policy;
 pub mod revoke;
 pub mod serve;
 pub mod sign_host;
@@ -37,6 +38,8 @@ pub enum BrokerCommand {
     Revoke(revoke::RevokeArgs),
     /// Host enrolment: one-time tokens for `zt host enroll` (local admin command)
     Host(host::HostArgs),
+    /// Check a policy file and explain its decision for an identity
+    Policy(policy::PolicyArgs),
 }
 
 pub fn run(cli: BrokerCli) -> Result<(), Failure> {
@@ -48,6 +51,7 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::Audit(args) => audit::run(args),
         BrokerCommand::Revoke(args) => revoke::run(args),
         BrokerCommand::Host(args) => host::run(args),
+        BrokerCommand::Policy(args) => policy::run(args),
     }
 }
 
