@@ -6,6 +6,7 @@ mod dev;
 pub mod fixture;
 mod logout;
 mod secrets;
+mod ssh_config;
 mod transport;
 
 use std::time::Duration;
