@@ -87,6 +87,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt' -ScriptBlock {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to connect to on the remote host')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to connect to on the remote host')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Extra ssh option (as ssh -o), after zt''s own')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'ssh_config file for ssh (as ssh -F)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile (one per broker)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable JSON on stdout; human text stays on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

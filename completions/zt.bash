@@ -152,7 +152,7 @@ _zt() {
             return 0
             ;;
         zt__subcmd__forward)
-            opts="-L -R -D -p -o -h --port --profile --json --help"
+            opts="-L -R -D -p -o -F -h --port --profile --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +179,10 @@ _zt() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -77,6 +77,7 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand -p 'Port to connect to on the remote host'
             cand --port 'Port to connect to on the remote host'
             cand -o 'Extra ssh option (as ssh -o), after zt''s own'
+            cand -F 'ssh_config file for ssh (as ssh -F)'
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
             cand -h 'Print help'

@@ -61,6 +61,7 @@ complete -c zt -n "__fish_zt_using_subcommand forward" -s R -d 'Remote forward, 
 complete -c zt -n "__fish_zt_using_subcommand forward" -s D -d 'SOCKS proxy on a local port, as ssh -D' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s p -l port -d 'Port to connect to on the remote host' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s o -d 'Extra ssh option (as ssh -o), after zt\'s own' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s F -d 'ssh_config file for ssh (as ssh -F)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand forward" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand forward" -s h -l help -d 'Print help'

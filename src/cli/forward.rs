@@ -44,6 +44,9 @@ pub struct ForwardArgs {
     /// Extra ssh option (as ssh -o), after zt's own
     #[arg(short = 'o', value_name = "OPTION")]
     pub options: Vec<String>,
+    /// ssh_config file for ssh (as ssh -F)
+    #[arg(short = 'F', value_name = "FILE")]
+    pub config_file: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ForwardArgs, ctx: &Ctx) -> Result<u8, Failure> {
@@ -84,6 +87,9 @@ fn invocation(args: &ForwardArgs) -> Result<SshInvocation, Failure> {
     ] {
         options.extend(["-o".into(), option.into()]);
     }
+    if let Some(file) = &args.config_file {
+        options.extend(["-F".into(), file.into()]);
+    }
     if let Some(port) = args.port {
         options.extend(["-p".into(), port.to_string().into()]);
     }
@@ -104,15 +110,29 @@ fn invocation(args: &ForwardArgs) -> Result<SshInvocation, Failure> {
 
 /// Renew when less than this is left: two minutes, or a third of the
 /// certificate's life when that is shorter (a 90 s certificate would
-/// otherwise be renewed in a loop). Pure.
+/// otherwise be renewed in a loop). The broker backdates `valid_after` by
+/// a minute for clock skew (DESIGN §4), which is not life. Pure.
 fn renew_margin(cert: Option<&CertificateInfo>) -> u64 {
-    cert.map(|c| c.valid_before.saturating_sub(c.valid_after) / 3)
-        .unwrap_or(RENEW_MARGIN_SECS)
-        .clamp(1, RENEW_MARGIN_SECS)
+    cert.map(|c| {
+        c.valid_before
+            .saturating_sub(c.valid_after + CLOCK_SKEW_SECS)
+            / 3
+    })
+    .unwrap_or(RENEW_MARGIN_SECS)
+    .clamp(1, RENEW_MARGIN_SECS)
 }
 
-/// A valid certificate, renewed if needed (blocking work off the loop).
-async fn certificate(ctx: &Ctx) -> Result<CertificateInfo, Failure> {
+/// How far the broker backdates `valid_after`.
+const CLOCK_SKEW_SECS: u64 = 60;
+
+/// Never reconnect for expiry more often than this, whatever the
+/// certificate says (a broker handing out nearly expired certificates
+/// must not turn the loop into a renewal storm).
+const MIN_RECONNECT: Duration = Duration::from_secs(10);
+
+/// A valid certificate, renewed if less than the margin plus `extra`
+/// seconds is left (blocking work off the loop).
+async fn certificate(ctx: &Ctx, extra: u64) -> Result<CertificateInfo, Failure> {
     let paths: Paths = ctx.paths.clone();
     let profile = ctx.profile.clone();
     let session = tokio::task::spawn_blocking(move || {
@@ -120,7 +140,7 @@ async fn certificate(ctx: &Ctx) -> Result<CertificateInfo, Failure> {
             .ok()
             .flatten()
             .and_then(|s| s.certificate);
-        let margin = renew_margin(previous.as_ref());
+        let margin = renew_margin(previous.as_ref()) + extra;
         let state_dir = paths.state_dir.clone();
         let name = profile.clone();
         renewal::ensure_certificate(&paths, &profile, margin, move || {
@@ -152,7 +172,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
     };
     let mut backoff = Duration::from_secs(1);
     loop {
-        let cert = match certificate(ctx).await {
+        let cert = match certificate(ctx, 0).await {
             Ok(cert) => cert,
             Err(f) if f.exit == Exit::Unreachable => {
                 eprintln!("zt forward: {f}; retrying in {}s", backoff.as_secs());
@@ -196,7 +216,8 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
         let mut child = Command::new(&program)
             .args(&argv)
             .stdin(std::process::Stdio::null())
-            .process_group(0)
+            // Same process group as zt: Ctrl-C and a group kill reach ssh
+            // too, so ssh never outlives a zt that was killed outright.
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
@@ -219,7 +240,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
                 Ok(status) => Outcome::Exited(status),
                 Err(e) => return Err(Failure::unexpected(format!("waiting for ssh: {e}"))),
             },
-            _ = tokio::time::sleep(Duration::from_secs(renew_in)) => Outcome::Expiring,
+            _ = tokio::time::sleep(Duration::from_secs(renew_in).max(MIN_RECONNECT)) => Outcome::Expiring,
             _ = interrupt.recv() => Outcome::Stop,
             _ = terminate.recv() => Outcome::Stop,
         };
@@ -231,7 +252,8 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
             Outcome::Expiring => {
                 // Renew first, so the gap without a tunnel is one ssh start.
                 event(serde_json::json!({"event": "certificate_expiring", "serial": cert.serial}));
-                let renewed = certificate(ctx).await;
+                // The timer fired with about `margin` left; renew for sure.
+                let renewed = certificate(ctx, MIN_RECONNECT.as_secs()).await;
                 let _ = child.kill().await;
                 match renewed {
                     Err(f) if f.exit != Exit::Unreachable => return Err(f),
@@ -279,6 +301,7 @@ mod tests {
             dynamic: dynamic.iter().map(|s| s.to_string()).collect(),
             port: Some(2222),
             options: vec!["ConnectTimeout=5".into()],
+            config_file: None,
         }
     }
 
@@ -329,7 +352,9 @@ mod tests {
             in_agent: false,
         };
         assert_eq!(renew_margin(Some(&cert(0, 3600))), RENEW_MARGIN_SECS);
-        assert_eq!(renew_margin(Some(&cert(1000, 1150))), 50);
+        // A 90 s certificate, backdated by a minute: renew with 30 s left.
+        assert_eq!(renew_margin(Some(&cert(1000, 1150))), 30);
+        assert_eq!(renew_margin(Some(&cert(1000, 1000))), 1);
         assert_eq!(renew_margin(None), RENEW_MARGIN_SECS);
     }
 }

@@ -4,6 +4,7 @@
 mod agent;
 mod dev;
 pub mod fixture;
+mod forward;
 mod logout;
 mod secrets;
 mod ssh_config;
