@@ -19,6 +19,9 @@ _zt() {
             zt,completions)
                 cmd="zt__subcmd__completions"
                 ;;
+            zt,forward)
+                cmd="zt__subcmd__forward"
+                ;;
             zt,help)
                 cmd="zt__subcmd__help"
                 ;;
@@ -37,6 +40,9 @@ _zt() {
             zt,ssh)
                 cmd="zt__subcmd__ssh"
                 ;;
+            zt,ssh-config)
+                cmd="zt__subcmd__ssh__subcmd__config"
+                ;;
             zt,status)
                 cmd="zt__subcmd__status"
                 ;;
@@ -45,6 +51,9 @@ _zt() {
                 ;;
             zt__subcmd__help,completions)
                 cmd="zt__subcmd__help__subcmd__completions"
+                ;;
+            zt__subcmd__help,forward)
+                cmd="zt__subcmd__help__subcmd__forward"
                 ;;
             zt__subcmd__help,help)
                 cmd="zt__subcmd__help__subcmd__help"
@@ -64,6 +73,9 @@ _zt() {
             zt__subcmd__help,ssh)
                 cmd="zt__subcmd__help__subcmd__ssh"
                 ;;
+            zt__subcmd__help,ssh-config)
+                cmd="zt__subcmd__help__subcmd__ssh__subcmd__config"
+                ;;
             zt__subcmd__help,status)
                 cmd="zt__subcmd__help__subcmd__status"
                 ;;
@@ -78,6 +90,15 @@ _zt() {
                 ;;
             zt__subcmd__help__subcmd__host,renew)
                 cmd="zt__subcmd__help__subcmd__host__subcmd__renew"
+                ;;
+            zt__subcmd__help__subcmd__ssh__subcmd__config,check)
+                cmd="zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__check"
+                ;;
+            zt__subcmd__help__subcmd__ssh__subcmd__config,install)
+                cmd="zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__install"
+                ;;
+            zt__subcmd__help__subcmd__ssh__subcmd__config,uninstall)
+                cmd="zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__uninstall"
                 ;;
             zt__subcmd__host,enroll)
                 cmd="zt__subcmd__host__subcmd__enroll"
@@ -103,6 +124,30 @@ _zt() {
             zt__subcmd__host__subcmd__help,renew)
                 cmd="zt__subcmd__host__subcmd__help__subcmd__renew"
                 ;;
+            zt__subcmd__ssh__subcmd__config,check)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__check"
+                ;;
+            zt__subcmd__ssh__subcmd__config,help)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__help"
+                ;;
+            zt__subcmd__ssh__subcmd__config,install)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__install"
+                ;;
+            zt__subcmd__ssh__subcmd__config,uninstall)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__uninstall"
+                ;;
+            zt__subcmd__ssh__subcmd__config__subcmd__help,check)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__check"
+                ;;
+            zt__subcmd__ssh__subcmd__config__subcmd__help,help)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__help"
+                ;;
+            zt__subcmd__ssh__subcmd__config__subcmd__help,install)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__install"
+                ;;
+            zt__subcmd__ssh__subcmd__config__subcmd__help,uninstall)
+                cmd="zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__uninstall"
+                ;;
             *)
                 ;;
         esac
@@ -110,7 +155,7 @@ _zt() {
 
     case "${cmd}" in
         zt)
-            opts="-h -V --profile --json --help --version login ssh status logout token posture completions host help"
+            opts="-h -V --profile --json --help --version login ssh status logout token posture forward ssh-config completions host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -145,8 +190,54 @@ _zt() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__forward)
+            opts="-L -R -D -p -o -F -h --port --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -R)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__help)
-            opts="login ssh status logout token posture completions host help"
+            opts="login ssh status logout token posture forward ssh-config completions host help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -160,6 +251,20 @@ _zt() {
             return 0
             ;;
         zt__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__forward)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -288,6 +393,62 @@ _zt() {
         zt__subcmd__help__subcmd__ssh)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__ssh__subcmd__config)
+            opts="install uninstall check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__help__subcmd__ssh__subcmd__config__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -566,6 +727,152 @@ _zt() {
         zt__subcmd__ssh)
             opts="--profile --json"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config)
+            opts="-h --profile --json --help install uninstall check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__check)
+            opts="-h --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__help)
+            opts="install uninstall check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__install)
+            opts="-h --hosts --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__ssh__subcmd__config__subcmd__uninstall)
+            opts="-h --profile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -30,6 +30,8 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand logout 'Revoke the session, remove keys and delete local state'
             cand token 'Print a short-lived broker access token'
             cand posture 'Show the device report the broker will see'
+            cand forward 'Keep port forwards (-L, -R, -D) up, reconnecting with fresh certificates'
+            cand ssh-config 'Make plain ssh, scp, rsync and git use zt''s certificate (ssh_config)'
             cand completions 'Print shell completions'
             cand host 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -68,6 +70,62 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'zt;forward'= {
+            cand -L 'Local forward, as ssh -L'
+            cand -R 'Remote forward, as ssh -R'
+            cand -D 'SOCKS proxy on a local port, as ssh -D'
+            cand -p 'Port to connect to on the remote host'
+            cand --port 'Port to connect to on the remote host'
+            cand -o 'Extra ssh option (as ssh -o), after zt''s own'
+            cand -F 'ssh_config file for ssh (as ssh -F)'
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;ssh-config'= {
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand install 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+            cand uninstall 'Remove the profile''s file, and the Include line when no profile is left'
+            cand check 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh''s `Match exec`; no network while the certificate is valid)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt;ssh-config;install'= {
+            cand --hosts 'ssh host patterns (as for `Host`, e.g. ''*.prod.example.com''); default: the patterns of the profile''s existing file'
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;ssh-config;uninstall'= {
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;ssh-config;check'= {
+            cand --profile 'Profile (one per broker)'
+            cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt;ssh-config;help'= {
+            cand install 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+            cand uninstall 'Remove the profile''s file, and the Include line when no profile is left'
+            cand check 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh''s `Match exec`; no network while the certificate is valid)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt;ssh-config;help;install'= {
+        }
+        &'zt;ssh-config;help;uninstall'= {
+        }
+        &'zt;ssh-config;help;check'= {
+        }
+        &'zt;ssh-config;help;help'= {
         }
         &'zt;completions'= {
             cand --profile 'Profile (one per broker)'
@@ -135,6 +193,8 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand logout 'Revoke the session, remove keys and delete local state'
             cand token 'Print a short-lived broker access token'
             cand posture 'Show the device report the broker will see'
+            cand forward 'Keep port forwards (-L, -R, -D) up, reconnecting with fresh certificates'
+            cand ssh-config 'Make plain ssh, scp, rsync and git use zt''s certificate (ssh_config)'
             cand completions 'Print shell completions'
             cand host 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -150,6 +210,19 @@ set edit:completion:arg-completer[zt] = {|@words|
         &'zt;help;token'= {
         }
         &'zt;help;posture'= {
+        }
+        &'zt;help;forward'= {
+        }
+        &'zt;help;ssh-config'= {
+            cand install 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+            cand uninstall 'Remove the profile''s file, and the Include line when no profile is left'
+            cand check 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh''s `Match exec`; no network while the certificate is valid)'
+        }
+        &'zt;help;ssh-config;install'= {
+        }
+        &'zt;help;ssh-config;uninstall'= {
+        }
+        &'zt;help;ssh-config;check'= {
         }
         &'zt;help;completions'= {
         }

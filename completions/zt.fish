@@ -34,6 +34,8 @@ complete -c zt -n "__fish_zt_needs_command" -f -a "status" -d 'Show identity, br
 complete -c zt -n "__fish_zt_needs_command" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
 complete -c zt -n "__fish_zt_needs_command" -f -a "token" -d 'Print a short-lived broker access token'
 complete -c zt -n "__fish_zt_needs_command" -f -a "posture" -d 'Show the device report the broker will see'
+complete -c zt -n "__fish_zt_needs_command" -f -a "forward" -d 'Keep port forwards (-L, -R, -D) up, reconnecting with fresh certificates'
+complete -c zt -n "__fish_zt_needs_command" -f -a "ssh-config" -d 'Make plain ssh, scp, rsync and git use zt\'s certificate (ssh_config)'
 complete -c zt -n "__fish_zt_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c zt -n "__fish_zt_needs_command" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
 complete -c zt -n "__fish_zt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -55,6 +57,36 @@ complete -c zt -n "__fish_zt_using_subcommand token" -s h -l help -d 'Print help
 complete -c zt -n "__fish_zt_using_subcommand posture" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand posture" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand posture" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand forward" -s L -d 'Local forward, as ssh -L' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s R -d 'Remote forward, as ssh -R' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s D -d 'SOCKS proxy on a local port, as ssh -D' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s p -l port -d 'Port to connect to on the remote host' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s o -d 'Extra ssh option (as ssh -o), after zt\'s own' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -s F -d 'ssh_config file for ssh (as ssh -F)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand forward" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand forward" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -f -a "install" -d 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -f -a "uninstall" -d 'Remove the profile\'s file, and the Include line when no profile is left'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -f -a "check" -d 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh\'s `Match exec`; no network while the certificate is valid)'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l hosts -d 'ssh host patterns (as for `Host`, e.g. \'*.prod.example.com\'); default: the patterns of the profile\'s existing file' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "install" -d 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the profile\'s file, and the Include line when no profile is left'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh\'s `Match exec`; no network while the certificate is valid)'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt -n "__fish_zt_using_subcommand completions" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand completions" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand completions" -s h -l help -d 'Print help'
@@ -89,15 +121,20 @@ complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_f
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "status" -d 'Show identity, broker, and certificate expiry'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "token" -d 'Print a short-lived broker access token'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "posture" -d 'Show the device report the broker will see'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "completions" -d 'Print shell completions'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
-complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture completions host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "status" -d 'Show identity, broker, and certificate expiry'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "logout" -d 'Revoke the session, remove keys and delete local state'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "token" -d 'Print a short-lived broker access token'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "posture" -d 'Show the device report the broker will see'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "forward" -d 'Keep port forwards (-L, -R, -D) up, reconnecting with fresh certificates'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "ssh-config" -d 'Make plain ssh, scp, rsync and git use zt\'s certificate (ssh_config)'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "completions" -d 'Print shell completions'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
+complete -c zt -n "__fish_zt_using_subcommand help; and not __fish_seen_subcommand_from login ssh status logout token posture forward ssh-config completions host help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from ssh-config" -f -a "install" -d 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from ssh-config" -f -a "uninstall" -d 'Remove the profile\'s file, and the Include line when no profile is left'
+complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from ssh-config" -f -a "check" -d 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh\'s `Match exec`; no network while the certificate is valid)'
 complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "enroll" -d 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
 complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
 complete -c zt -n "__fish_zt_using_subcommand help; and __fish_seen_subcommand_from host" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'

@@ -47,6 +47,7 @@ pub fn run(_args: LogoutArgs, ctx: &Ctx) -> Result<(), Failure> {
             let _ = crate::client::agent::remove(&cert);
         }
     }
+    crate::client::identity_links::remove(&ctx.paths)?;
     secrets.delete(REFRESH_TOKEN)?;
     secrets.delete(DEVICE_KEY)?;
     for path in [

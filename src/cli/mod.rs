@@ -3,11 +3,13 @@
 //! subcommand, each with its `Args` and `run`.
 
 pub mod completions;
+pub mod forward;
 pub mod host;
 pub mod login;
 pub mod logout;
 pub mod posture;
 pub mod ssh;
+pub mod ssh_config;
 pub mod status;
 pub mod token;
 
@@ -55,6 +57,10 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Show the device report the broker will see
     Posture(posture::PostureArgs),
+    /// Keep port forwards (-L, -R, -D) up, reconnecting with fresh certificates
+    Forward(forward::ForwardArgs),
+    /// Make plain ssh, scp, rsync and git use zt's certificate (ssh_config)
+    SshConfig(ssh_config::SshConfigArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// On a target: enrol with the broker, renew the host certificate, sync the KRL
@@ -88,7 +94,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         return completions::run(args).map(|()| 0);
     }
     let ctx = Ctx::new(&cli.global)?;
-    crate::client::session::remove_expired_files(&ctx.paths, crate::client::broker::unix_now());
+    crate::client::session::tidy(&ctx.paths, crate::client::broker::unix_now());
     match cli.command {
         Command::Login(args) => login::run(args, &ctx).map(|()| 0),
         Command::Ssh(args) => ssh::run(args, &ctx),
@@ -97,6 +103,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Token(args) => token::run(args, &ctx).map(|()| 0),
         Command::Posture(args) => posture::run(args, &ctx).map(|()| 0),
         Command::Host(args) => host::run(args).map(|()| 0),
+        Command::Forward(args) => forward::run(args, &ctx),
+        Command::SshConfig(args) => ssh_config::run(args, &ctx).map(|()| 0),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

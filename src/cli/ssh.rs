@@ -1,6 +1,7 @@
 //! `zt ssh [ssh options] [user@]host [command…]`: make sure a certificate
 //! with at least two minutes left is in place (no network when there is;
-//! silent renewal when not), then replace this process with OpenSSH.
+//! silent renewal when not), refuse forwarding the certificate does not
+//! permit, then replace this process with OpenSSH.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -8,9 +9,9 @@ use std::process::Command;
 use clap::Args;
 
 use super::Ctx;
-use crate::client::broker::unix_now;
-use crate::client::session::{self, RENEW_MARGIN_SECS, Session};
+use crate::client::session::RENEW_MARGIN_SECS;
 use crate::client::ssh_args::{self, Identity};
+use crate::client::{permissions, renewal};
 use crate::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
@@ -24,21 +25,19 @@ pub struct SshArgs {
 pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
     let invocation =
         ssh_args::parse(&args.args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
-    let mut session = Session::load(&ctx.paths)?.ok_or_else(|| {
-        Failure::login_required(format!("profile {:?} is not logged in", ctx.profile))
+    let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {
+        ctx.secrets()
     })?;
-    if session
-        .usable_certificate(&ctx.paths, unix_now(), RENEW_MARGIN_SECS)
-        .is_none()
-    {
-        let secrets = ctx.secrets()?;
-        super::runtime()?.block_on(session::renew(&ctx.paths, &secrets, &mut session))?;
-    }
     let cert = session
         .certificate
         .as_ref()
         .ok_or_else(|| Failure::unexpected("no certificate after renewal"))?;
     let paths = &ctx.paths;
+    permissions::require(
+        paths,
+        &cert.rule,
+        ssh_args::requested_forwarding(&invocation.options),
+    )?;
     // With the agent, the certificate itself names the identity: ssh then
     // asks the agent to sign with the certificate entry zt added (the agent
     // holds no plain-key entry to match a .pub file against).

@@ -9,6 +9,7 @@ use etcetera::BaseStrategy;
 
 use crate::exit::Failure;
 
+#[derive(Debug, Clone)]
 pub struct Paths {
     pub config_file: PathBuf,
     pub state_dir: PathBuf,
@@ -69,6 +70,20 @@ impl Paths {
     }
     pub fn known_hosts_file(&self) -> PathBuf {
         self.runtime_dir.join("known_hosts")
+    }
+    /// What ssh_config's `IdentityFile` names: a link to the private key
+    /// file, or to the certificate when the key is in the agent.
+    pub fn ssh_identity_link(&self) -> PathBuf {
+        self.runtime_dir.join("ssh-identity")
+    }
+    /// What ssh_config's `CertificateFile` names: a link to the certificate
+    /// when the key is a file; absent with the agent (see identity_links).
+    pub fn ssh_certificate_link(&self) -> PathBuf {
+        self.runtime_dir.join("ssh-certificate")
+    }
+    /// Held while renewing, so parallel `ssh` runs renew once.
+    pub fn renew_lock_file(&self) -> PathBuf {
+        self.state_dir.join("renew.lock")
     }
 }
 

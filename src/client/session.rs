@@ -101,6 +101,14 @@ pub fn remove_expired_files(paths: &Paths, now: u64) {
     }
 }
 
+/// What every zt run does first, cheaply: delete expired key files and
+/// remove stale zt entries of this profile from the agent (when there is
+/// one). Best effort: a failure here never stops the command.
+pub fn tidy(paths: &Paths, now: u64) {
+    remove_expired_files(paths, now);
+    let _ = super::agent::prune(paths, now);
+}
+
 /// The device key that DPoP proofs are signed with: created once per
 /// profile, kept in the credential store.
 pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
@@ -209,8 +217,8 @@ fn install(
         &paths.certificate_file(),
         format!("{}\n", cert_text.trim()).as_bytes(),
     )?;
-    let in_agent =
-        super::agent::socket().is_some() && super::agent::add(key, cert, lifetime, "zt").is_ok();
+    let in_agent = super::agent::socket().is_some()
+        && super::agent::add(key, cert, lifetime, &super::agent::comment(paths)).is_ok();
     if in_agent {
         files::remove(&paths.key_file())?;
     } else {
@@ -219,6 +227,7 @@ fn install(
             .map_err(|e| Failure::unexpected(e.to_string()))?;
         files::write_private(&paths.key_file(), text.as_bytes())?;
     }
+    super::identity_links::update(paths, in_agent)?;
     Ok(in_agent)
 }
 

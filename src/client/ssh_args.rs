@@ -96,6 +96,64 @@ fn take_options(
     Ok(i)
 }
 
+/// Forwarding an ssh command line asks for; sshd grants each only when
+/// the certificate carries the matching `permit-…` extension.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forwarding {
+    /// `-A`, `-o ForwardAgent=…` (not `no`)
+    pub agent: bool,
+    /// `-L`, `-R`, `-D`, `-W`, `-o LocalForward|RemoteForward|DynamicForward=…`
+    pub ports: bool,
+}
+
+/// What `options` (as split by [`parse`]) ask to forward. Pure.
+pub fn requested_forwarding(options: &[OsString]) -> Forwarding {
+    let mut wanted = Forwarding::default();
+    let mut i = 0;
+    while i < options.len() {
+        let arg = options[i].to_string_lossy();
+        let letters: Vec<char> = arg.chars().skip(1).collect();
+        for (pos, c) in letters.iter().enumerate() {
+            if WITH_ARGUMENT.contains(*c) {
+                let value: String = if pos + 1 == letters.len() {
+                    i += 1;
+                    options
+                        .get(i)
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                } else {
+                    letters[pos + 1..].iter().collect()
+                };
+                match c {
+                    'L' | 'R' | 'D' | 'W' => wanted.ports = true,
+                    'o' => apply_option(&value, &mut wanted),
+                    _ => {}
+                }
+                break;
+            } else if *c == 'A' {
+                wanted.agent = true;
+            }
+        }
+        i += 1;
+    }
+    wanted
+}
+
+/// One `-o Key=Value` (or `Key Value`), as ssh splits it.
+fn apply_option(option: &str, wanted: &mut Forwarding) {
+    let option = option.trim_start();
+    let split = option
+        .find(|c: char| c == '=' || c.is_whitespace())
+        .unwrap_or(option.len());
+    let (key, value) = option.split_at(split);
+    let value = value.trim_start_matches(|c: char| c == '=' || c.is_whitespace());
+    match key.to_ascii_lowercase().as_str() {
+        "forwardagent" => wanted.agent |= !value.eq_ignore_ascii_case("no"),
+        "localforward" | "remoteforward" | "dynamicforward" => wanted.ports = true,
+        _ => {}
+    }
+}
+
 /// Where the certificate and key are.
 pub struct Identity<'a> {
     pub certificate: &'a Path,
@@ -180,6 +238,30 @@ mod tests {
             Err(SshArgsError::UnknownOption('Z'))
         );
         assert_eq!(parse(&args(&["-v"])), Err(SshArgsError::NoDestination));
+    }
+
+    #[test]
+    fn forwarding_requests_are_found_in_every_spelling() {
+        let wanted = |list: &[&str]| requested_forwarding(&parse(&args(list)).unwrap().options);
+        assert_eq!(wanted(&["host"]), Forwarding::default());
+        assert!(wanted(&["-A", "host"]).agent);
+        assert!(wanted(&["-tA", "host"]).agent);
+        assert!(wanted(&["-oForwardAgent=yes", "host"]).agent);
+        assert!(wanted(&["-o", "forwardagent /tmp/sock", "host"]).agent);
+        assert!(!wanted(&["-o", "ForwardAgent=no", "host"]).agent);
+        assert!(!wanted(&["-p", "2222", "-i", "xA", "host"]).agent);
+        for spelling in [
+            &["-L", "80:localhost:80", "host"][..],
+            &["-L80:localhost:80", "host"],
+            &["-NfD", "1080", "host"],
+            &["-R", "9000:localhost:9000", "host"],
+            &["-W", "db:5432", "host"],
+            &["host", "-o", "LocalForward 80 localhost:80"],
+            &["-oDynamicForward=1080", "host"],
+        ] {
+            let got = wanted(spelling);
+            assert!(got.ports && !got.agent, "{spelling:?}");
+        }
     }
 
     #[test]

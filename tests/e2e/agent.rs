@@ -2,14 +2,17 @@
 //! the agent, for exactly the certificate's lifetime; a new login replaces
 //! the entry and `zt logout` removes it.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::fixture::{Broker, POLICY, User};
 use super::{ssh_args, target};
 use crate::support::agent::TestAgent;
 use crate::support::idp::{ALICE, IdpOptions, TestIdp};
+use crate::support::process::run_ok;
 use crate::support::sshd::current_login;
-use crate::support::{Peer, require_peers};
+use crate::support::{Peer, require_peers, tempdir};
 
 const CERT_TYPE: &str = "ssh-ed25519-cert-v01@openssh.com";
 
@@ -97,4 +100,88 @@ fn the_agent_holds_the_key_for_the_certificate_lifetime_and_logout_removes_it() 
     let logout = user.run(&["logout"]);
     assert_eq!(logout.code, Some(0), "{logout:?}");
     assert!(agent.list().is_empty(), "{:?}", agent.list());
+}
+
+/// `ssh-keygen` a key commented `comment`, sign it with the broker's user CA
+/// for `validity` (`ssh-keygen -V`), and `ssh-add` both to `agent`.
+fn add_foreign(
+    agent: &TestAgent,
+    broker: &Broker,
+    dir: &Path,
+    name: &str,
+    comment: &str,
+    validity: &str,
+) -> String {
+    let key = dir.join(name);
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(&key),
+    );
+    run_ok(
+        Command::new("ssh-keygen")
+            .arg("-q")
+            .arg("-s")
+            .arg(broker.home().join("user_ca"))
+            .args(["-I", name, "-n", "ops", "-V", validity])
+            .arg(key.with_extension("pub")),
+    );
+    run_ok(
+        Command::new("ssh-add")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &agent.socket),
+    );
+    std::fs::read_to_string(dir.join(format!("{name}-cert.pub"))).unwrap()
+}
+
+#[test]
+fn stale_zt_entries_of_the_profile_are_removed_whenever_zt_runs() {
+    if !require_peers(&[Peer::Idp, Peer::Sshd]) {
+        return;
+    }
+    let idp = TestIdp::start(IdpOptions::default());
+    let broker = Broker::start(&idp.issuer, POLICY);
+    let agent = TestAgent::start();
+    let user = User::new().with_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
+    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
+    assert_eq!(login.code, Some(0), "{login:?}");
+    let current = std::fs::read_to_string(user.certificate_path()).unwrap();
+
+    // What zt tags its entries with, for this user's state directory.
+    let h = user.home.path();
+    let tag = zt::client::agent::comment(&zt::client::paths::Paths {
+        config_file: h.join("config/zt/config.toml"),
+        state_dir: h.join("state/zt/default"),
+        runtime_dir: user.runtime_dir().join("zt/default"),
+    });
+    let dir = tempdir();
+    // Left behind by an earlier session of this profile (an agent that
+    // ignores lifetimes, a crash before the old entry was removed, …):
+    add_foreign(&agent, &broker, dir.path(), "expired", &tag, "-2h:-1h");
+    add_foreign(&agent, &broker, dir.path(), "superseded", &tag, "-5m:+1h");
+    // Somebody else's, expired: not zt's business.
+    let mine = add_foreign(
+        &agent,
+        &broker,
+        dir.path(),
+        "mine",
+        "alice@laptop",
+        "-2h:-1h",
+    );
+    assert_eq!(agent.list().len(), 7, "{:?}", agent.list());
+
+    let status = user.run(&["status"]);
+    assert_eq!(status.code, Some(0), "{status:?}");
+    let mut left: Vec<String> = agent.list().iter().map(|l| blob(l)).collect();
+    left.sort();
+    let own_key = std::fs::read_to_string(dir.path().join("mine.pub")).unwrap();
+    let mut expected = vec![blob(&current), blob(&mine), blob(&own_key)];
+    expected.sort();
+    assert_eq!(left, expected, "{:?}", agent.list());
+
+    // sshd then meets exactly one zt certificate.
+    let sshd = target(&broker, &["ops"], true);
+    let args = ssh_args(&sshd);
+    let run = user.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, Some(0), "{run:?}\nsshd log:\n{}", sshd.log());
 }

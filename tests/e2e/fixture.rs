@@ -287,10 +287,15 @@ impl User {
     }
 
     pub fn zt(&self) -> Command {
+        self.command(ZT)
+    }
+
+    /// `program` (e.g. ssh, scp, git) with this user's environment.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let h = self.home.path();
         let runtime = self.runtime_dir();
         std::fs::create_dir_all(&runtime).unwrap();
-        let mut command = Command::new(ZT);
+        let mut command = Command::new(program);
         command
             .env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))

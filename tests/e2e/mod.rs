@@ -4,9 +4,11 @@
 mod agent;
 mod dev;
 pub mod fixture;
+mod forward;
 mod logout;
 mod policy_check;
 mod secrets;
+mod ssh_config;
 mod transport;
 
 use std::time::Duration;

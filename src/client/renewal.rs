@@ -1,0 +1,78 @@
+//! "Make sure there is a certificate with at least `margin` left": the
+//! offline fast path (read session.json, stat two files) and, only when
+//! that fails, a silent renewal under an exclusive lock, so that ten `ssh`
+//! processes started at once (Ansible forks, `Match exec`) renew once and
+//! never race each other with the same rotating refresh token.
+
+use std::fs::OpenOptions;
+
+use super::broker::unix_now;
+use super::credentials::Secrets;
+use super::paths::Paths;
+use super::session::{self, Session};
+use crate::exit::Failure;
+
+/// The session, with a certificate usable for `margin` more seconds.
+pub fn ensure_certificate(
+    paths: &Paths,
+    profile: &str,
+    margin: u64,
+    secrets: impl FnOnce() -> Result<Secrets, Failure>,
+) -> Result<Session, Failure> {
+    let not_logged_in = || Failure::login_required(format!("profile {profile:?} is not logged in"));
+    let session = Session::load(paths)?.ok_or_else(not_logged_in)?;
+    if session
+        .usable_certificate(paths, unix_now(), margin)
+        .is_some()
+    {
+        return Ok(session);
+    }
+    let _lock = lock(paths)?;
+    // Another process may have renewed while we waited for the lock.
+    let mut session = Session::load(paths)?.ok_or_else(not_logged_in)?;
+    if session
+        .usable_certificate(paths, unix_now(), margin)
+        .is_some()
+    {
+        return Ok(session);
+    }
+    let secrets = secrets()?;
+    runtime()?.block_on(session::renew(paths, &secrets, &mut session))?;
+    Ok(session)
+}
+
+/// An exclusive lock on the profile's `renew.lock`, released on drop.
+fn lock(paths: &Paths) -> Result<std::fs::File, Failure> {
+    crate::files::private_dir(&paths.state_dir)?;
+    let path = paths.renew_lock_file();
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| Failure::unexpected(format!("{}: {e}", path.display())))?;
+    exclusive(&file)
+        .map_err(|e| Failure::unexpected(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(file)
+}
+
+// flock(2) through rustix (std's File::lock needs Rust 1.89; the MSRV is
+// 1.85). Elsewhere there is no lock: parallel renewals then each succeed
+// or, with a rotating refresh token, one of them asks for `zt login`.
+#[cfg(target_os = "linux")]
+fn exclusive(file: &std::fs::File) -> std::io::Result<()> {
+    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(Into::into)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exclusive(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::unexpected(format!("cannot start the async runtime: {e}")))
+}
