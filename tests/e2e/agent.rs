@@ -143,8 +143,7 @@ fn stale_zt_entries_of_the_profile_are_removed_whenever_zt_runs() {
     let broker = Broker::start(&idp.issuer, POLICY);
     let agent = TestAgent::start();
     let user = User::new().with_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     let current = std::fs::read_to_string(user.certificate_path()).unwrap();
 
     // What zt tags its entries with, for this user's state directory.

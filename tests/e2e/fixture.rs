@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::idp::TestIdp;
 use crate::support::process::{GroupChild, run_ok, wait_until};
 use crate::support::{free_port, tempdir};
 
@@ -320,6 +321,19 @@ impl User {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Log in as `who` (user name, password) at `idp`, approving through its
+    /// pages; panics with the outcome unless the login succeeds.
+    pub fn login_as(&self, broker: &Broker, idp: &TestIdp, who: (&str, &str)) -> Run {
+        let login = self.login(broker, |code| idp.approve(code, who.0, who.1));
+        assert_eq!(
+            login.code,
+            Some(0),
+            "{login:?}\nbroker log:\n{}",
+            broker.log()
+        );
+        login
     }
 
     /// `zt login --json`: read the device prompt, let `act` answer it

@@ -165,8 +165,7 @@ fn logged_in(policy: &str) -> (TestIdp, Broker, User) {
     let idp = TestIdp::start(IdpOptions::default());
     let broker = Broker::start(&idp.issuer, policy);
     let user = User::new();
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     (idp, broker, user)
 }
 
@@ -328,8 +327,7 @@ fn zt_ssh_dash_l_forwards_when_the_policy_permits_and_dash_a_forwards_the_agent(
     let broker = Broker::start(&idp.issuer, FORWARDING_POLICY);
     let agent = TestAgent::start();
     let user = User::new().with_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     let sshd = target(&broker, &["ops"], true);
     let port = sshd.port.to_string();
     let destination = format!("{}@127.0.0.1", current_login());

@@ -130,8 +130,7 @@ fn a_target_whose_host_key_is_not_certified_is_refused() {
     let idp = TestIdp::start(IdpOptions::default());
     let broker = Broker::start(&idp.issuer, POLICY);
     let user = User::new();
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     let sshd = target(&broker, &["ops"], false);
     let args = ssh_args(&sshd);
     let run = user.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -236,8 +235,7 @@ fn a_nearly_expired_certificate_is_renewed_without_a_prompt() {
     let broker = Broker::start(&idp.issuer, POLICY);
     let user = User::new();
     // bob's rule grants 90 s: less than the 2 minutes zt ssh wants left.
-    let login = user.login(&broker, |code| idp.approve(code, BOB.0, BOB.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, BOB);
     let first = user.session()["certificate"]["serial"].as_u64().unwrap();
     let sshd = target(&broker, &["dev"], true);
     let args = ssh_args(&sshd);

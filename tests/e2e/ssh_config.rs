@@ -101,8 +101,7 @@ fn plain_ssh_scp_rsync_and_git_use_the_installed_config() {
     let scratch = tempdir();
     let runtime = scratch.path().join("run time 100%");
     let user = User::new().with_env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     let sshd = target(&broker, &["ops"]);
     let original = users_own_config(sshd.port);
     write_users_config(&user, &original);
@@ -275,8 +274,7 @@ fn a_controlmaster_connection_is_reused_without_the_broker() {
     let idp = TestIdp::start(IdpOptions::default());
     let mut broker = Broker::start(&idp.issuer, POLICY);
     let user = User::new();
-    let login = user.login(&broker, |code| idp.approve(code, ALICE.0, ALICE.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, ALICE);
     let sshd = target(&broker, &["ops"]);
     write_users_config(&user, &users_own_config(sshd.port));
     let install = user.run(&["ssh-config", "install", "--hosts", ALIAS]);
@@ -328,8 +326,7 @@ fn match_exec_renews_an_expiring_certificate_and_the_agent_keeps_one() {
     let agent = TestAgent::start();
     let user = User::new().with_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
     // bob's rule grants 90 s: less than the 2 minutes the check wants left.
-    let login = user.login(&broker, |code| idp.approve(code, BOB.0, BOB.1));
-    assert_eq!(login.code, Some(0), "{login:?}");
+    user.login_as(&broker, &idp, BOB);
     assert_eq!(user.session()["certificate"]["in_agent"], true);
     let first = user.session()["certificate"]["serial"].as_u64().unwrap();
     let sshd = target(&broker, &["dev"]);
