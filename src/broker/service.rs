@@ -284,7 +284,7 @@ impl Broker {
         });
         let (valid_after, valid_before) = ca::validity(meta.now, issue.ttl);
         let fingerprint = ca::fingerprint(&subject_key);
-        let mut spec = UserCertSpec {
+        let spec = UserCertSpec {
             serial: 0,
             key_id,
             principals: issue.principals.clone(),
@@ -294,52 +294,73 @@ impl Broker {
             force_command: issue.force_command.clone(),
             source_address: issue.source_address.clone(),
         };
-        // Random 63-bit serials: unguessable, and the store's unique index
-        // turns the (astronomically rare) collision into a retry.
+        let (serial, certificate) = self
+            .issue_with_fresh_serial(|serial| {
+                let spec = UserCertSpec {
+                    serial,
+                    ..spec.clone()
+                };
+                let certificate = ca::sign_user_certificate(
+                    &self.keys.user_ca,
+                    &subject_key,
+                    &spec,
+                    &mut rand_core::OsRng,
+                )
+                .map_err(|e| {
+                    BrokerError::internal(format!("could not sign the certificate: {e}"))
+                })?;
+                let facts = CertificateFacts {
+                    serial,
+                    key_id: spec.key_id.clone(),
+                    principals: spec.principals.clone(),
+                    valid_after,
+                    valid_before,
+                    key_fingerprint: fingerprint.clone(),
+                };
+                let write = Write {
+                    once: vec![proof_once(&proof, meta.now)],
+                    serial: Some(serial),
+                    unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+                    changes: vec![],
+                    audit: self.record(
+                        meta,
+                        EventKind::CertificateIssued,
+                        known,
+                        Some(facts),
+                        Outcome::success(),
+                    ),
+                };
+                Ok((certificate, write))
+            })
+            .await?;
+        Ok(proto::CertificateResponse {
+            certificate,
+            serial,
+            key_id: spec.key_id,
+            principals: spec.principals,
+            valid_after,
+            valid_before,
+            rule: issue.rule,
+        })
+    }
+
+    /// Sign with a fresh random 63-bit serial and commit the write that goes
+    /// with it; the OpenSSH text of the certificate leaves only after that.
+    /// Serials are unguessable, and the store's unique index turns the
+    /// (astronomically rare) collision into another try with a new serial.
+    async fn issue_with_fresh_serial(
+        &self,
+        mut sign: impl FnMut(u64) -> Result<(ssh_key::Certificate, Write), BrokerError>,
+    ) -> Result<(u64, String), BrokerError> {
         for _ in 0..3 {
-            spec.serial = random_serial();
-            let certificate = ca::sign_user_certificate(
-                &self.keys.user_ca,
-                &subject_key,
-                &spec,
-                &mut rand_core::OsRng,
-            )
-            .map_err(|e| BrokerError::internal(format!("could not sign the certificate: {e}")))?;
-            let facts = CertificateFacts {
-                serial: spec.serial,
-                key_id: spec.key_id.clone(),
-                principals: spec.principals.clone(),
-                valid_after,
-                valid_before,
-                key_fingerprint: fingerprint.clone(),
-            };
-            let write = Write {
-                once: vec![proof_once(&proof, meta.now)],
-                serial: Some(spec.serial),
-                unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
-                changes: vec![],
-                audit: self.record(
-                    meta,
-                    EventKind::CertificateIssued,
-                    known,
-                    Some(facts),
-                    Outcome::success(),
-                ),
-            };
+            let serial = random_serial();
+            let (certificate, write) = sign(serial)?;
             match self.store.commit(write).await {
                 Ok(()) => {
                     let text = certificate.to_openssh().map_err(|e| {
                         BrokerError::internal(format!("could not encode the certificate: {e}"))
                     })?;
-                    return Ok(proto::CertificateResponse {
-                        certificate: text,
-                        serial: spec.serial,
-                        key_id: spec.key_id,
-                        principals: spec.principals,
-                        valid_after,
-                        valid_before,
-                        rule: issue.rule,
-                    });
+                    return Ok((serial, text));
                 }
                 Err(StoreError::SerialTaken) => continue,
                 Err(e) => return Err(map_store_error(e)),

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use ssh_key::{Certificate, PublicKey};
 
-use super::{Broker, Known, RequestMeta, map_store_error, random_serial};
+use super::{Broker, Known, RequestMeta, map_store_error};
 use crate::audit::{CertificateFacts, EnrolmentFacts, EventKind, Outcome};
 use crate::broker::error::BrokerError;
 use crate::broker::store::{Change, OnceValue, StoreError, Write};
@@ -285,76 +284,65 @@ impl Broker {
         } = grant;
         let (valid_after, valid_before) = ca::validity(meta.now, HOST_CERTIFICATE_TTL);
         let key_id = format!("zt-host:{}:req={}", principals.join(","), meta.request_id);
-        for _ in 0..3 {
-            let spec = HostCertSpec {
-                serial: random_serial(),
-                key_id: key_id.clone(),
-                principals: principals.clone(),
-                valid_after,
-                valid_before,
-            };
-            let certificate = ca::sign_host_certificate(
-                &self.keys.host_ca,
-                host_key,
-                &spec,
-                &mut rand_core::OsRng,
-            )
-            .map_err(|e| BrokerError::bad_request(format!("cannot certify this host: {e}")))?;
-            let known = Known {
-                rule: Some(rule.to_owned()),
-                ..Known::default()
-            };
-            let facts = CertificateFacts {
-                serial: spec.serial,
-                key_id: spec.key_id.clone(),
-                principals: spec.principals.clone(),
-                valid_after,
-                valid_before,
-                key_fingerprint: ca::fingerprint(host_key),
-            };
-            let mut audit = self.record(
-                meta,
-                EventKind::HostCertificateIssued,
-                &known,
-                Some(facts),
-                Outcome::success(),
-            );
-            audit.enrolment = enrolment.clone();
-            let write = Write {
-                once: vec![OnceValue {
-                    kind: "host_nonce",
-                    value: nonce.clone(),
-                    expires_at: meta.now + 2 * crate::dpop::IAT_WINDOW_SECS,
-                }],
-                serial: Some(spec.serial),
-                audit,
-                unless_revoked: None,
-                changes: changes.clone(),
-            };
-            match self.store.commit(write).await {
-                Ok(()) => {
-                    let text = certificate.to_openssh().map_err(|e| {
-                        BrokerError::internal(format!("could not encode the certificate: {e}"))
-                    })?;
-                    return Ok(proto::HostCertificateResponse {
-                        certificate: text,
-                        serial: spec.serial,
-                        principals: spec.principals,
-                        valid_before,
-                        user_ca_keys: vec![crate::broker::keys::openssh_public(
-                            &self.keys.user_ca_public(),
-                        )],
-                    });
-                }
-                Err(StoreError::SerialTaken) => continue,
-                Err(e) => return Err(map_store_error(e)),
-            }
-        }
-        Err(BrokerError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            proto::error_code::SERVER_ERROR,
-            "could not allocate a unique serial",
-        ))
+        let known = Known {
+            rule: Some(rule.to_owned()),
+            ..Known::default()
+        };
+        let (serial, certificate) = self
+            .issue_with_fresh_serial(|serial| {
+                let spec = HostCertSpec {
+                    serial,
+                    key_id: key_id.clone(),
+                    principals: principals.clone(),
+                    valid_after,
+                    valid_before,
+                };
+                let certificate = ca::sign_host_certificate(
+                    &self.keys.host_ca,
+                    host_key,
+                    &spec,
+                    &mut rand_core::OsRng,
+                )
+                .map_err(|e| BrokerError::bad_request(format!("cannot certify this host: {e}")))?;
+                let facts = CertificateFacts {
+                    serial,
+                    key_id: spec.key_id.clone(),
+                    principals: spec.principals.clone(),
+                    valid_after,
+                    valid_before,
+                    key_fingerprint: ca::fingerprint(host_key),
+                };
+                let mut audit = self.record(
+                    meta,
+                    EventKind::HostCertificateIssued,
+                    &known,
+                    Some(facts),
+                    Outcome::success(),
+                );
+                audit.enrolment = enrolment.clone();
+                let write = Write {
+                    once: vec![OnceValue {
+                        kind: "host_nonce",
+                        value: nonce.clone(),
+                        expires_at: meta.now + 2 * crate::dpop::IAT_WINDOW_SECS,
+                    }],
+                    serial: Some(serial),
+                    audit,
+                    unless_revoked: None,
+                    changes: changes.clone(),
+                };
+                Ok((certificate, write))
+            })
+            .await?;
+        Ok(proto::HostCertificateResponse {
+            certificate,
+            serial,
+            principals,
+            valid_before,
+            user_ca_keys: vec![crate::broker::keys::openssh_public(
+                &self.keys.user_ca_public(),
+            )],
+        })
     }
 }
 
