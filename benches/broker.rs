@@ -25,11 +25,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
-use zt::proto;
+use zt_core::proto;
 
 // The same client-side API calls the integration tests make.
-#[path = "../tests/support/api.rs"]
-mod api;
+use zt_testkit::api;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -61,13 +60,9 @@ struct Ready {
     user_ca: String,
 }
 
+/// `ZT_BROKER_BIN`, or the release `zt-broker` of this workspace, built if needed.
 fn broker_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("ZT_BROKER_BIN") {
-        return PathBuf::from(path);
-    }
-    // Cargo builds the package's binaries (same profile as the bench:
-    // `bench`, which inherits `release`) before it runs a bench.
-    PathBuf::from(env!("CARGO_BIN_EXE_zt-broker"))
+    zt_testkit::bins::zt_broker().to_owned()
 }
 
 fn start_broker(dir: &Path) -> Result<BrokerProcess> {

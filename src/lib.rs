@@ -1,26 +1,13 @@
-//! zt: zero-trust SSH access. Library behind the `zt` and `zt-broker` binaries.
+//! zt: the client behind the `zt` binary.
 //!
-//! Import direction (see `docs/architecture.md`): binaries → `cli`/`broker`;
-//! `cli` → `client`, `posture`; `client` and `broker` → `proto` and the domain
-//! modules (`ca`, `policy`, `jose`, `dpop`, `id_token`, `access_token`,
-//! `audit`). Domain modules do no I/O and read no clock.
-#![forbid(unsafe_code)]
+//! `cli` (one file per subcommand) is the command layer: it parses, calls into the modules
+//! below, and alone maps their errors to exit codes. `client` is the I/O a developer's machine
+//! does (broker client, OIDC device flow, credentials, ssh-agent, ssh). `host` is the
+//! target-side half (`zt host enroll|renew|krl-sync`). `posture` collects the local device
+//! report. Wire types and domain rules come from `zt-core`; files, clock and exit statuses
+//! from `zt-os`. See docs/architecture.md.
 
-pub mod access_token;
-pub mod audit;
-pub mod broker;
-pub mod ca;
 pub mod cli;
 pub mod client;
-pub mod dev_issuer;
-pub mod dpop;
-pub mod exit;
-pub mod files;
-pub mod id_token;
-pub mod jose;
-pub mod krl;
-pub mod policy;
+pub mod host;
 pub mod posture;
-pub mod process_hygiene;
-pub mod proto;
-pub mod revocation;

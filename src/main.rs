@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    if let Err(e) = zt::process_hygiene::disable_core_dumps() {
+    if let Err(e) = zt_os::hygiene::disable_core_dumps() {
         eprintln!("zt: warning: cannot disable core dumps: {e}");
     }
     let cli = zt::cli::Cli::parse();

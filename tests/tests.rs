@@ -9,4 +9,3 @@ mod audit;
 mod e2e;
 mod hosts;
 mod peers;
-mod support;

@@ -1,7 +1,7 @@
 # Shared setup of the loopback benchmarks (sourced, not run): release binaries,
 # a work directory removed on exit, `zt-broker dev` (development IdP
 # auto-approving alice), `zt login` with the file credential store and no
-# agent, and a certificate-only sshd configured as tests/support/sshd.rs does.
+# agent, and a certificate-only sshd configured as crates/testkit/src/sshd.rs does.
 #
 # Before sourcing, set BENCH_NAME (used in the work directory's name).
 # Afterwards: ROOT, ZT_BIN, ZT_BROKER_BIN, WORK, BROKER_URL, BROKER_CONFIG,
@@ -54,7 +54,7 @@ zt_env=(env -u SSH_AUTH_SOCK -u ZT_PROFILE -u ZT_BROKER
     || { echo "zt login failed:" >&2; cat "$WORK/login.out" >&2; exit 1; }
 RT=$H/run/zt/default
 
-# --- sshd (config as tests/support/sshd.rs) -----------------------------------
+# --- sshd (config as crates/testkit/src/sshd.rs) -----------------------------------
 S=$WORK/sshd
 mkdir -p "$S/principals"
 chmod 0755 "$S"

@@ -10,9 +10,9 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zt::audit::checkpoint::Checkpoint;
-use zt::audit::{Entry, GENESIS, chain_hash, verify::verify};
-use zt::jose::SigningKey;
+use zt_core::audit::checkpoint::Checkpoint;
+use zt_core::audit::{Entry, GENESIS, chain_hash, verify::verify};
+use zt_core::jose::SigningKey;
 
 const RECORDS: u64 = 24;
 const EVERY: u64 = 5;

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zt::policy::{Identity, Policy};
+use zt_core::policy::{Identity, Policy};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(grant.default_ttl <= grant.max_ttl, "{grant:?}");
             assert!(!grant.principals.is_empty(), "{grant:?}");
             for p in &grant.principals {
-                assert!(zt::ca::check_principal(p).is_ok(), "{p:?}");
+                assert!(zt_core::ca::check_principal(p).is_ok(), "{p:?}");
             }
             if let Ok(issue) = grant.narrow(None, None) {
                 assert!(issue.ttl <= grant.max_ttl);

@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssh_key::PublicKey;
-use zt::ca::{self, KeyIdFields};
-use zt::proto::{CertificateRequest, TokenExchangeRequest};
+use zt_core::ca::{self, KeyIdFields};
+use zt_core::proto::{CertificateRequest, TokenExchangeRequest};
 
 fuzz_target!(|data: &[u8]| {
     let _ = serde_urlencoded::from_bytes::<TokenExchangeRequest>(data);
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = ca::fingerprint(&key);
         }
         for p in req.principals.iter().flatten() {
-            let _ = zt::ca::check_principal(p);
+            let _ = zt_core::ca::check_principal(p);
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {

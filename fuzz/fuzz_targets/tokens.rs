@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use jsonwebtoken::jwk::JwkSet;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use zt::jose::SigningKey;
-use zt::{access_token, dpop, id_token};
+use zt_core::jose::SigningKey;
+use zt_core::{access_token, dpop, id_token};
 
 const ISS: &str = "https://idp.example";
 const BROKER: &str = "https://broker.example";

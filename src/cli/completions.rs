@@ -3,7 +3,7 @@
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
 
-use crate::exit::Failure;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {

@@ -12,12 +12,12 @@ use tokio::process::Command;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Ctx;
-use crate::client::broker::unix_now;
 use crate::client::paths::Paths;
 use crate::client::session::{CertificateInfo, RENEW_MARGIN_SECS, Session};
 use crate::client::ssh_args::{self, Forwarding, Identity, SshInvocation};
 use crate::client::{permissions, renewal};
-use crate::exit::{Exit, Failure};
+use zt_os::clock::unix_now;
+use zt_os::exit::{Exit, Failure};
 
 /// Backoff between reconnects: doubles from 1 s up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -111,7 +111,7 @@ fn invocation(args: &ForwardArgs) -> Result<SshInvocation, Failure> {
 /// Renew when less than this is left: two minutes, or a third of the
 /// certificate's life when that is shorter (a 90 s certificate would
 /// otherwise be renewed in a loop). The broker backdates `valid_after` by
-/// a minute for clock skew (DESIGN §4), which is not life. Pure.
+/// a minute for clock skew, which is not life. Pure.
 fn renew_margin(cert: Option<&CertificateInfo>) -> u64 {
     cert.map(|c| {
         c.valid_before

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use ssh_key::{Certificate, PrivateKey};
 
-use crate::client::host::{self as target, HostAuth, HostPaths, HostState};
-use crate::exit::{Exit, Failure};
-use crate::files;
+use crate::host::{self as target, HostAuth, HostPaths, HostState};
+use zt_os::exit::{Exit, Failure};
+use zt_os::files;
 
 #[derive(Debug, Args)]
 pub struct HostArgs {
@@ -235,7 +235,7 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
     let cert_path = target::certificate_path(&state.host_key);
     let text = std::fs::read_to_string(&cert_path).map_err(|e| io_failure(&cert_path, e))?;
     let current = Certificate::from_openssh(text.trim()).map_err(|e| io_failure(&cert_path, e))?;
-    let now = crate::client::broker::unix_now();
+    let now = zt_os::clock::unix_now();
     if !args.force && !target::renewal_due(current.valid_after(), current.valid_before(), now) {
         eprintln!(
             "The host certificate is valid until unix {}; not renewing yet (--force to renew now).",

@@ -15,7 +15,7 @@ use crate::client::credentials::REFRESH_TOKEN;
 use crate::client::oidc::{DevicePrompt, Idp};
 use crate::client::profile::{ClientConfig, Profile};
 use crate::client::session::{self, Session};
-use crate::exit::Failure;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -84,7 +84,7 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
         eprintln!(
             "Logged in as {who}. Certificate for {} valid for {} (rule {}).",
             cert.principals.join(", "),
-            session::remaining(cert.valid_before as i64 - crate::client::broker::unix_now() as i64),
+            session::remaining(cert.valid_before as i64 - zt_os::clock::unix_now() as i64),
             cert.rule
         );
         Ok(())

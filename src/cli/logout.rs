@@ -7,8 +7,8 @@ use super::Ctx;
 use crate::client::credentials::{DEVICE_KEY, REFRESH_TOKEN};
 use crate::client::oidc::Idp;
 use crate::client::session::Session;
-use crate::exit::Failure;
-use crate::files;
+use zt_os::exit::Failure;
+use zt_os::files;
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {}

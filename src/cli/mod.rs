@@ -16,7 +16,7 @@ pub mod token;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::paths::Paths;
-use crate::exit::{EXIT_CODES_HELP, Failure};
+use zt_os::exit::{EXIT_CODES_HELP, Failure};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,7 +94,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         return completions::run(args).map(|()| 0);
     }
     let ctx = Ctx::new(&cli.global)?;
-    crate::client::session::tidy(&ctx.paths, crate::client::broker::unix_now());
+    crate::client::session::tidy(&ctx.paths, zt_os::clock::unix_now());
     match cli.command {
         Command::Login(args) => login::run(args, &ctx).map(|()| 0),
         Command::Ssh(args) => ssh::run(args, &ctx),

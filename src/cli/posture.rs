@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::Ctx;
-use crate::exit::Failure;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct PostureArgs {}

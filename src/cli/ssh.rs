@@ -12,7 +12,7 @@ use super::Ctx;
 use crate::client::session::RENEW_MARGIN_SECS;
 use crate::client::ssh_args::{self, Identity};
 use crate::client::{permissions, renewal};
-use crate::exit::{Exit, Failure};
+use zt_os::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]

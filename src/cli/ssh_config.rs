@@ -15,8 +15,8 @@ use super::Ctx;
 use crate::client::session::{RENEW_MARGIN_SECS, Session};
 use crate::client::ssh_config::{self as text, ZtBlock};
 use crate::client::{identity_links, renewal};
-use crate::exit::{Exit, Failure};
-use crate::files;
+use zt_os::exit::{Exit, Failure};
+use zt_os::files;
 
 #[derive(Debug, Args)]
 pub struct SshConfigArgs {
@@ -248,7 +248,7 @@ fn replace_keeping_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Fail
     let tmp = dir.join(format!(
         ".config.zt-{}-{}",
         std::process::id(),
-        crate::jose::random_id()
+        zt_core::jose::random_id()
     ));
     let result = (|| {
         let mut options = OpenOptions::new();

@@ -4,9 +4,9 @@
 use clap::Args;
 
 use super::Ctx;
-use crate::client::broker::unix_now;
 use crate::client::session::{Session, remaining};
-use crate::exit::Failure;
+use zt_os::clock::unix_now;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {}

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::Ctx;
 use crate::client::session::{self, Session};
-use crate::exit::Failure;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {}

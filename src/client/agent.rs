@@ -23,7 +23,7 @@ pub fn comment(paths: &Paths) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let digest = crate::jose::sha256_b64(paths.state_dir.to_string_lossy().as_bytes());
+    let digest = zt_core::jose::sha256_b64(paths.state_dir.to_string_lossy().as_bytes());
     format!("zt:{profile}:{}", &digest[..8])
 }
 
@@ -211,7 +211,7 @@ mod tests {
     fn the_comment_names_the_profile_and_the_state_directory() {
         let paths = |state: &str| Paths {
             config_file: "/c".into(),
-            state_dir: std::path::PathBuf::from(state),
+            state_dir: PathBuf::from(state),
             runtime_dir: "/r".into(),
         };
         let a = comment(&paths("/home/a/.local/state/zt/default"));

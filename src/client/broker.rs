@@ -1,25 +1,19 @@
 //! Talking to zt-broker: discovery, token exchange and certificate
 //! requests, each POST with a fresh DPoP proof from the device key.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use reqwest::StatusCode;
 
-use crate::dpop;
-use crate::exit::{Exit, Failure};
-use crate::jose::SigningKey;
-use crate::proto::{self, BrokerConfiguration, CertificateRequest, CertificateResponse, ErrorBody};
+use super::http::sanitize;
+use zt_core::dpop;
+use zt_core::jose::SigningKey;
+use zt_core::proto::{self, BrokerConfiguration, CertificateResponse, ErrorBody};
+use zt_core::requests::{certificate_request, exchange_form};
+use zt_os::clock::unix_now;
+use zt_os::exit::{Exit, Failure};
 
 pub struct BrokerClient {
     http: reqwest::Client,
     base: String,
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl BrokerClient {
@@ -155,37 +149,6 @@ pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
     key.to_openssh()
 }
 
-/// The RFC 8693 form that exchanges an IdP ID token for a broker token.
-pub fn exchange_form(id_token: &str) -> proto::TokenExchangeRequest {
-    proto::TokenExchangeRequest {
-        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
-        subject_token: id_token.into(),
-        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
-        audience: None,
-        requested_token_type: None,
-    }
-}
-
-/// A request to certify `ssh_key`, proving possession of it by signing over
-/// the `jti` of the DPoP proof the request travels with.
-pub fn certificate_request(
-    ssh_key: &ssh_key::PrivateKey,
-    dpop_jti: &str,
-) -> Result<CertificateRequest, crate::ca::CaError> {
-    let public_key = ssh_key
-        .public_key()
-        .to_openssh()
-        .map_err(crate::ca::CaError::Signing)?;
-    let message = crate::ca::possession_message(dpop_jti, &public_key);
-    let possession_proof = crate::ca::sign_possession(ssh_key, &message)?;
-    Ok(CertificateRequest {
-        public_key,
-        possession_proof,
-        principals: None,
-        ttl_secs: None,
-    })
-}
-
 /// Decode a broker response, mapping its errors to exit codes.
 async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Failure> {
     let status = response.status();
@@ -235,12 +198,6 @@ async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Re
         }
         _ => Failure::unexpected(format!("the broker answered {status}: {description}")),
     })
-}
-
-/// Text from the network goes to a terminal: drop control characters so a
-/// hostile server cannot rewrite the screen.
-pub fn sanitize(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(500).collect()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::exit::Failure;
-use crate::files;
+use zt_os::exit::Failure;
+use zt_os::files;
 
 pub const REFRESH_TOKEN: &str = "refresh-token";
 pub const DEVICE_KEY: &str = "device-key";
@@ -23,7 +23,7 @@ impl Secrets {
     pub fn open(state_dir: &Path, profile: &str) -> Result<Self, Failure> {
         // The keyring is shared by every zt state directory of this user
         // (tests, several HOMEs); the service name keeps them apart.
-        let digest = crate::jose::sha256_b64(state_dir.to_string_lossy().as_bytes());
+        let digest = zt_core::jose::sha256_b64(state_dir.to_string_lossy().as_bytes());
         let service = format!("zt:{profile}:{}", &digest[..16]);
         let choice = std::env::var("ZT_CREDENTIAL_STORE").unwrap_or_default();
         let file = Secrets::File {
@@ -114,7 +114,7 @@ fn keyring_ready() -> Result<(), String> {
     READY
         .get_or_init(|| {
             install_store()?;
-            let probe = keyring_core::Entry::new("zt:probe", &crate::jose::random_id())
+            let probe = keyring_core::Entry::new("zt:probe", &zt_core::jose::random_id())
                 .map_err(|e| e.to_string())?;
             probe.set_password("probe").map_err(|e| e.to_string())?;
             let back = probe.get_password().map_err(|e| e.to_string());

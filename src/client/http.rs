@@ -5,21 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::broker::config::is_loopback_host;
-use crate::exit::{Exit, Failure};
+use zt_os::exit::{Exit, Failure};
 
 /// HTTPS, or HTTP on loopback (development); nothing else.
 pub fn check_url(what: &str, text: &str) -> Result<url::Url, Failure> {
-    let url = url::Url::parse(text)
-        .map_err(|e| Failure::config(format!("{what} {text:?} is not a URL: {e}")))?;
-    let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(Failure::config(format!(
-            "{what} {text:?} must use https (plain http only on loopback)"
-        ))),
-    }
+    zt_core::urls::https_or_loopback(what, text).map_err(|e| Failure::config(e.to_string()))
 }
 
 pub fn client() -> Result<reqwest::Client, Failure> {
@@ -54,7 +44,13 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    super::broker::sanitize(&text)
+    sanitize(&text)
+}
+
+/// Text from the network goes to a terminal: escaped and bounded, so a
+/// hostile server can neither rewrite the screen nor fill it.
+pub fn sanitize(text: &str) -> String {
+    zt_core::text::printable(text, 500)
 }
 
 /// `openidconnect` speaks `http` crate requests; this runs them on reqwest.
@@ -94,33 +90,5 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for OidcHttp {
             out.body(bytes.to_vec())
                 .map_err(|e| OidcHttpError(e.to_string()))
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_url;
-
-    #[test]
-    fn only_https_or_loopback_http_is_accepted() {
-        for good in [
-            "https://broker.example",
-            "http://127.0.0.1:8080",
-            "http://[::1]:8080",
-            "http://localhost:1",
-        ] {
-            assert!(check_url("broker URL", good).is_ok(), "{good}");
-        }
-        for bad in [
-            "http://broker.example",
-            "http://10.0.0.1",
-            "file:///etc/passwd",
-            "ftp://broker.example",
-            "broker.example",
-            "",
-        ] {
-            let failure = check_url("broker URL", bad).unwrap_err();
-            assert_eq!(failure.exit, crate::exit::Exit::Config, "{bad}");
-        }
     }
 }

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use super::paths::Paths;
-use crate::files::{self, FileError};
+use zt_os::files::{self, FileError};
 
 /// Point the links at the current key material.
 pub fn update(paths: &Paths, in_agent: bool) -> Result<(), FileError> {
@@ -62,7 +62,7 @@ fn replace_link(link: &Path, target: &str) -> Result<(), FileError> {
         ".{}.tmp-{}-{}",
         link.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id(),
-        crate::jose::random_id()
+        zt_core::jose::random_id()
     ));
     std::os::unix::fs::symlink(target, &tmp).map_err(io)?;
     std::fs::rename(&tmp, link).map_err(|e| {

@@ -4,7 +4,6 @@
 pub mod agent;
 pub mod broker;
 pub mod credentials;
-pub mod host;
 pub mod http;
 pub mod identity_links;
 pub mod oidc;

@@ -19,7 +19,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::http::{OidcHttp, error_chain};
-use crate::exit::{Exit, Failure};
+use zt_os::exit::{Exit, Failure};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExtraMetadata {
@@ -260,7 +260,7 @@ fn groups_claim(id_token: &str) -> Vec<String> {
     id_token
         .split('.')
         .nth(1)
-        .and_then(crate::jose::b64_decode)
+        .and_then(zt_core::jose::b64_decode)
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| serde_json::from_value(v.get("groups")?.clone()).ok())
         .unwrap_or_default()
@@ -277,7 +277,7 @@ where
         }
         RequestTokenError::ServerResponse(r) => Failure::unexpected(format!(
             "{what} failed at the identity provider: {}",
-            super::broker::sanitize(&r.to_string())
+            super::http::sanitize(&r.to_string())
         )),
         other => Failure::unexpected(format!("{what}: {}", error_chain(&other))),
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use etcetera::BaseStrategy;
 
-use crate::exit::Failure;
+use zt_os::exit::Failure;
 
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -27,7 +27,7 @@ pub fn check_profile(name: &str) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::new(
-            crate::exit::Exit::Usage,
+            zt_os::exit::Exit::Usage,
             format!("profile name {name:?} must be 1-64 letters, digits, '-' or '_'"),
         ))
     }

@@ -6,7 +6,7 @@ use ssh_key::Certificate;
 
 use super::paths::Paths;
 use super::ssh_args::Forwarding;
-use crate::exit::{Exit, Failure};
+use zt_os::exit::{Exit, Failure};
 
 pub const AGENT_FORWARDING: &str = "permit-agent-forwarding";
 pub const PORT_FORWARDING: &str = "permit-port-forwarding";

@@ -6,11 +6,11 @@
 
 use std::fs::OpenOptions;
 
-use super::broker::unix_now;
 use super::credentials::Secrets;
 use super::paths::Paths;
 use super::session::{self, Session};
-use crate::exit::Failure;
+use zt_os::clock::unix_now;
+use zt_os::exit::Failure;
 
 /// The session, with a certificate usable for `margin` more seconds.
 pub fn ensure_certificate(
@@ -43,7 +43,7 @@ pub fn ensure_certificate(
 
 /// An exclusive lock on the profile's `renew.lock`, released on drop.
 fn lock(paths: &Paths) -> Result<std::fs::File, Failure> {
-    crate::files::private_dir(&paths.state_dir)?;
+    zt_os::files::private_dir(&paths.state_dir)?;
     let path = paths.renew_lock_file();
     let mut options = OpenOptions::new();
     options.create(true).truncate(false).write(true);

@@ -8,14 +8,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ssh_key::{Algorithm, Certificate, LineEnding, PrivateKey};
 
-use super::broker::{BrokerClient, unix_now};
+use super::broker::BrokerClient;
 use super::credentials::{DEVICE_KEY, REFRESH_TOKEN, Secrets};
 use super::oidc::{Idp, Tokens};
 use super::paths::Paths;
-use crate::exit::Failure;
-use crate::files;
-use crate::jose::{self, SigningKey};
-use crate::proto::BrokerConfiguration;
+use zt_core::jose::{self, SigningKey};
+use zt_core::proto::BrokerConfiguration;
+use zt_os::clock::unix_now;
+use zt_os::exit::Failure;
+use zt_os::files;
 
 /// `zt ssh` renews when less than this is left on the certificate.
 pub const RENEW_MARGIN_SECS: u64 = 120;

@@ -15,8 +15,8 @@ use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
 
-use zt::broker::cli::BrokerCli;
 use zt::cli::Cli;
+use zt_broker::cli::BrokerCli;
 
 const UPDATE_ENV: &str = "ZT_UPDATE_ASSETS";
 const UPDATE_HINT: &str = "run ZT_UPDATE_ASSETS=1 cargo test --test tests assets";

@@ -7,8 +7,8 @@ use ssh_key::certificate::{CertType, OptionsMap};
 use ssh_key::{Certificate, PublicKey};
 
 use super::{Caller, assert_refused, setup};
-use crate::support::broker_client::ssh_key;
-use crate::support::hostile_idp::RSA_KID;
+use zt_testkit::broker_client::ssh_key;
+use zt_testkit::hostile_idp::RSA_KID;
 
 fn options(pairs: &[(&str, &str)]) -> OptionsMap {
     OptionsMap(
@@ -121,7 +121,7 @@ fn has_raw_control(text: &str) -> bool {
 #[test]
 fn control_characters_in_identity_fields_never_reach_key_ids_audit_or_logs() {
     let (idp, broker) = setup();
-    let forged_line = "2026-01-01T00:00:00Z  INFO zt::broker::http: certificate issued rule=root";
+    let forged_line = "2026-01-01T00:00:00Z  INFO zt_broker::http: certificate issued rule=root";
     let sub = format!("mallory\n{forged_line}\r\u{1b}[2K\u{0}");
     let mut claims = idp.claims("mallory", &["sre"]);
     claims["sub"] = sub.clone().into();

@@ -2,12 +2,10 @@
 //! refused with 400 `invalid_grant`, while a correctly signed token still works.
 
 use serde_json::{Value, json};
-use zt::jose::b64;
+use zt_core::jose::b64;
 
 use super::{Caller, assert_refused, honest_certificate, setup};
-use crate::support::hostile_idp::{
-    CLIENT_ID, EC_KID, HostileIdp, RSA_KID, sign_raw_rs256, unix_now,
-};
+use zt_testkit::hostile_idp::{CLIENT_ID, EC_KID, HostileIdp, RSA_KID, sign_raw_rs256, unix_now};
 
 fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims[key] = value;
@@ -86,7 +84,7 @@ fn forgeries(idp: &HostileIdp) -> Vec<(&'static str, String)> {
         ("typ at+jwt (an access token)", idp.rs256(json!({"kid": RSA_KID, "typ": "at+jwt"}), &good())),
         ("typ dpop+jwt", idp.rs256(json!({"kid": RSA_KID, "typ": "dpop+jwt"}), &good())),
         ("ES256 header on the RSA kid", {
-            let ec = zt::jose::SigningKey::generate().unwrap();
+            let ec = zt_core::jose::SigningKey::generate().unwrap();
             ec.sign_jws(&kid, &good()).unwrap()
         }),
         ("RS256 header on the EC kid", idp.rs256(json!({"kid": EC_KID}), &good())),
@@ -140,7 +138,7 @@ fn a_flood_of_unknown_kids_refetches_the_jwks_at_most_once_a_minute() {
     let before = idp.jwks_fetches();
     assert!(before >= 1);
     for i in 0..40 {
-        let kid = format!("flood-{i}-{}", zt::jose::random_id());
+        let kid = format!("flood-{i}-{}", zt_core::jose::random_id());
         let token = idp.rs256_foreign(json!({"kid": kid}), &idp.claims("mallory", &["sre"]));
         let reply = Caller::new(&broker.url).exchange(&token);
         assert_refused(&reply, 400, "invalid_grant", "unknown kid", &token);
@@ -191,7 +189,7 @@ fn broker_tokens_and_id_tokens_are_not_interchangeable() {
     );
     // An ID token where a broker access token is expected, with a proof bound to it.
     let id_token = idp.id_token("alice", &["sre"]);
-    let key = crate::support::broker_client::ssh_key();
+    let key = zt_testkit::broker_client::ssh_key();
     let (proof, body) = caller.certificate_body(&id_token, &key);
     let reply = caller.certificate_raw(Some(&format!("DPoP {id_token}")), Some(&proof), &body);
     assert_refused(

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use super::{Caller, POLICY, assert_refused};
 use crate::e2e::fixture::{Broker, ZT_BROKER};
-use crate::support::hostile_idp::{HostileIdp, HostileOptions};
-use crate::support::tempdir;
+use zt_testkit::hostile_idp::{HostileIdp, HostileOptions};
+use zt_testkit::tempdir;
 
 const CONFIG_EXIT: i32 = 7;
 

@@ -1,6 +1,6 @@
 //! Attacks the broker must refuse (issue 4), each next to a positive control that
 //! still succeeds. The real `zt-broker serve` runs against an in-process hostile
-//! IdP (`support::hostile_idp`); requests are built by `support::broker_client`.
+//! IdP (`zt_testkit::hostile_idp`); requests are built by `zt_testkit::broker_client`.
 //! SECURITY.md maps every attack to its test and expected status.
 
 mod grants;
@@ -11,9 +11,9 @@ mod rate_limits;
 mod transport;
 
 use crate::e2e::fixture::Broker;
-use crate::support::broker_client::{Caller, ssh_key};
-use crate::support::hostile_idp::HostileIdp;
-use crate::support::http::JsonResponse;
+use zt_testkit::broker_client::{Caller, ssh_key};
+use zt_testkit::hostile_idp::HostileIdp;
+use zt_testkit::http::JsonResponse;
 
 /// `deploy` grants exactly one principal, a forced command and a source address;
 /// `sre` two principals and a pty.

@@ -7,12 +7,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use ssh_key::public::{DsaPublicKey, KeyData, RsaPublicKey};
 use ssh_key::{Algorithm, EcdsaCurve, Mpint, PrivateKey, PublicKey};
-use zt::dpop::ProofClaims;
-use zt::jose::SigningKey;
+use zt_core::dpop::ProofClaims;
+use zt_core::jose::SigningKey;
 
 use super::{Caller, assert_refused, setup};
-use crate::support::broker_client::{Proof, ssh_key};
-use crate::support::hostile_idp::unix_now;
+use zt_testkit::broker_client::{Proof, ssh_key};
+use zt_testkit::hostile_idp::unix_now;
 
 /// A proof whose `jwk` is `device`'s but whose signature is `signer`'s.
 fn proof_signed_by(
@@ -22,11 +22,11 @@ fn proof_signed_by(
     ath: Option<&str>,
 ) -> String {
     let claims = ProofClaims {
-        jti: zt::jose::random_id(),
+        jti: zt_core::jose::random_id(),
         htm: "POST".into(),
         htu: url.into(),
         iat: unix_now(),
-        ath: ath.map(|t| zt::jose::sha256_b64(t.as_bytes())),
+        ath: ath.map(|t| zt_core::jose::sha256_b64(t.as_bytes())),
     };
     let header = json!({ "typ": "dpop+jwt", "jwk": device.public_jwk() });
     signer.sign_jws(&header, &claims).unwrap()
@@ -39,7 +39,7 @@ fn bad_dpop_proofs_at_the_token_endpoint_are_refused() {
     let url = caller.token_url();
     let now = unix_now();
     let other = SigningKey::generate().unwrap();
-    let form = |sub: &str| zt::client::broker::exchange_form(&idp.id_token(sub, &["sre"]));
+    let form = |sub: &str| zt_core::requests::exchange_form(&idp.id_token(sub, &["sre"]));
     let proof = |method: &str, url: &str, iat: u64| {
         caller
             .proof(&Proof {
@@ -116,7 +116,7 @@ fn bad_dpop_proofs_at_the_certificate_endpoint_are_refused() {
     // Each case: (name, proof, body with possession proof over that proof's jti).
     let with_proof = |p: &Proof<'_>| {
         let (proof, jti) = caller.proof(p);
-        let body = zt::client::broker::certificate_request(&key, &jti).unwrap();
+        let body = zt_core::requests::certificate_request(&key, &jti).unwrap();
         (proof, serde_json::to_value(body).unwrap())
     };
     let stolen = {
@@ -126,7 +126,7 @@ fn bad_dpop_proofs_at_the_certificate_endpoint_are_refused() {
             iat: now,
             access_token: Some(&token),
         });
-        let body = zt::client::broker::certificate_request(&key, &jti).unwrap();
+        let body = zt_core::requests::certificate_request(&key, &jti).unwrap();
         (proof, serde_json::to_value(body).unwrap())
     };
     let other = SigningKey::generate().unwrap();

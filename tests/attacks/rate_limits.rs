@@ -4,9 +4,9 @@
 
 use super::{Caller, POLICY, assert_refused};
 use crate::e2e::fixture::Broker;
-use crate::support::broker_client::ssh_key;
-use crate::support::hostile_idp::HostileIdp;
-use crate::support::http::JsonResponse;
+use zt_testkit::broker_client::ssh_key;
+use zt_testkit::hostile_idp::HostileIdp;
+use zt_testkit::http::JsonResponse;
 
 fn limited(reply: &JsonResponse, case: &str) {
     assert_refused(reply, 429, "rate_limited", case, "");
@@ -33,7 +33,7 @@ fn one_address_over_its_rate_gets_429_and_others_are_served() {
     for _ in 0..4 {
         assert_eq!(
             attacker
-                .exchange_raw(&zt::client::broker::exchange_form("junk"), None)
+                .exchange_raw(&zt_core::requests::exchange_form("junk"), None)
                 .status,
             401
         );

@@ -1,6 +1,6 @@
 //! Transport and resources: oversized and malformed bodies, clients that trickle
 //! their headers, and connection floods. The limits live in the server layer
-//! (`src/broker/http.rs`, `src/broker/connections.rs`); each test keeps an honest
+//! (`crates/broker/src/http.rs`, `crates/broker/src/connections.rs`); each test keeps an honest
 //! client working next to the attack.
 
 use std::io::{ErrorKind, Read, Write};
@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::{Caller, POLICY, assert_refused, honest_certificate, setup};
 use crate::e2e::fixture::Broker;
-use crate::support::broker_client::ssh_key;
-use crate::support::hostile_idp::HostileIdp;
-use crate::support::http::block_on;
+use zt_testkit::broker_client::ssh_key;
+use zt_testkit::hostile_idp::HostileIdp;
+use zt_testkit::http::block_on;
 
 fn addr(broker: &Broker) -> SocketAddr {
     let url = broker.url.trim_start_matches("http://");
@@ -39,7 +39,7 @@ fn status_line(stream: &mut TcpStream) -> String {
 #[test]
 fn a_content_length_over_the_limit_is_refused_before_the_body_is_sent() {
     let (idp, broker) = setup();
-    for path in [zt::proto::TOKEN_PATH, zt::proto::CERTIFICATE_PATH] {
+    for path in [zt_core::proto::TOKEN_PATH, zt_core::proto::CERTIFICATE_PATH] {
         let mut stream = TcpStream::connect(addr(&broker)).unwrap();
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: broker\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
@@ -119,32 +119,32 @@ fn huge_nested_or_unknown_json_is_refused() {
         ("not JSON", "public_key=x".to_owned(), 400),
     ] {
         let reply = block_on(async {
-            let response = crate::support::http::client()
+            let response = zt_testkit::http::client()
                 .post(caller.certificate_url())
                 .header("Content-Type", "application/json")
                 .body(body)
                 .send()
                 .await
                 .unwrap();
-            crate::support::http::into_json(response).await
+            zt_testkit::http::into_json(response).await
         });
         assert_refused(&reply, status, "invalid_request", case, "");
     }
     // Unknown form fields at the token endpoint.
-    let mut form = serde_json::to_value(zt::client::broker::exchange_form(
+    let mut form = serde_json::to_value(zt_core::requests::exchange_form(
         &idp.id_token("alice", &["sre"]),
     ))
     .unwrap();
     form["scope"] = json!("admin");
     let reply = block_on(async {
-        let response = crate::support::http::client()
+        let response = zt_testkit::http::client()
             .post(caller.token_url())
             .header("DPoP", caller.token_proof())
             .form(&form)
             .send()
             .await
             .unwrap();
-        crate::support::http::into_json(response).await
+        zt_testkit::http::into_json(response).await
     });
     assert_refused(&reply, 400, "invalid_request", "unknown form field", "");
     assert_eq!(
@@ -340,7 +340,7 @@ fn over_tls_the_same_bounds_hold_before_the_handshake() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let caller = crate::support::broker_client::Caller::with_client(&public_url, http);
+    let caller = Caller::with_client(&public_url, http);
     let token = caller.access_token(&idp.id_token("alice", &["sre"]));
     assert_eq!(caller.certificate(&token, &ssh_key()).status, 200);
 }

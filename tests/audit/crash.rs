@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Driver, broker_with_store, recorded_serials, verify};
-use crate::support::api;
-use crate::support::dev_idp::DevIdp;
-use crate::support::process::wait_until;
-use crate::support::rng::Rng;
-use crate::support::tempdir;
+use zt_testkit::api;
+use zt_testkit::dev_idp::DevIdp;
+use zt_testkit::process::wait_until;
+use zt_testkit::rng::Rng;
+use zt_testkit::tempdir;
 
 const ROUNDS: usize = 5;
 const CLIENTS: usize = 4;

@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::{Driver, broker_with_store};
 use crate::e2e::fixture::ZT_BROKER;
-use crate::support::api;
-use crate::support::dev_idp::DevIdp;
-use crate::support::tempdir;
+use zt_testkit::api;
+use zt_testkit::dev_idp::DevIdp;
+use zt_testkit::tempdir;
 
 fn export(config: &std::path::Path, filters: &[&str]) -> Vec<Value> {
     let out = Command::new(ZT_BROKER)
@@ -43,7 +43,7 @@ fn export_prints_records_with_seq_and_hash_filtered_by_serial_user_and_time() {
         .unwrap();
     // A refusal before any identity is verified: a forged access token.
     let forged = api::Client {
-        device: zt::jose::SigningKey::generate().unwrap(),
+        device: zt_core::jose::SigningKey::generate().unwrap(),
         access_token: "not.a.token".into(),
     };
     assert_eq!(driver.certificate(&forged).status, 401);

@@ -36,7 +36,7 @@ fn a_missing_or_swapped_audit_key_is_refused_over_a_signed_log() {
     assert!(!key.exists(), "no new key may be created over a signed log");
 
     let other = broker.dir.path().join("other");
-    zt::broker::keys::load_or_create_audit_key(&other).unwrap();
+    zt_broker::keys::load_or_create_audit_key(&other).unwrap();
     std::fs::copy(&other, &key).unwrap();
     let out = sign_host(&broker);
     assert_eq!(out.status.code(), Some(7), "{out:?}");

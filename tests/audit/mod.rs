@@ -15,8 +15,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::e2e::fixture::{Broker, POLICY, ZT_BROKER};
-use crate::support::api::{self, Answer, Client, IdTokens};
-use crate::support::dev_idp::DevIdp;
+use zt_testkit::api::{self, Answer, Client, IdTokens};
+use zt_testkit::dev_idp::DevIdp;
 
 /// `zt-broker audit verify --json`: the exit code and the verdict.
 pub fn verify(config: &Path) -> (Option<i32>, Value) {

@@ -12,17 +12,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zt::audit::checkpoint::Checkpoint;
-use zt::audit::{AuditRecord, CertificateFacts, Entry, EventKind, Outcome, Subject, chain_hash};
-use zt::broker::keys::load_audit_key;
-use zt::broker::store::sqlite::{Checkpointing, SqliteStore};
-use zt::broker::store::{Store, Write};
-use zt::jose::SigningKey;
+use zt_broker::keys::load_audit_key;
+use zt_broker::store::sqlite::{Checkpointing, SqliteStore};
+use zt_broker::store::{Store, Write};
+use zt_core::audit::checkpoint::Checkpoint;
+use zt_core::audit::{
+    AuditRecord, CertificateFacts, Entry, EventKind, Outcome, Subject, chain_hash,
+};
+use zt_core::jose::SigningKey;
 
 use super::{verify, verify_with};
 use crate::e2e::fixture::{Broker, POLICY};
-use crate::support::http::block_on;
-use crate::support::rng::Rng;
+use zt_testkit::http::block_on;
+use zt_testkit::rng::Rng;
 
 const SIGNED: u64 = 400;
 const UNSIGNED_TAIL: u64 = 10;
@@ -98,7 +100,7 @@ struct Log {
 }
 
 fn read(db: &Path) -> Log {
-    let log = zt::broker::store::audit_log::AuditLog::open(db).unwrap();
+    let log = zt_broker::store::audit_log::AuditLog::open(db).unwrap();
     let mut entries = Vec::new();
     log.for_each(|e| {
         entries.push(e.clone());
@@ -144,7 +146,7 @@ fn renumber(entries: &mut [Entry]) {
 fn rehash_from(entries: &mut [Entry], index: usize) {
     for i in index..entries.len() {
         let prev = if i == 0 {
-            zt::audit::GENESIS.to_owned()
+            zt_core::audit::GENESIS.to_owned()
         } else {
             entries[i - 1].hash.clone()
         };
@@ -246,9 +248,9 @@ fn mutate(n: usize, log: &mut Log, rng: &mut Rng, last_signed: u64) -> (String, 
                 1 => c.time += 1,
                 2 => c.prev_seq += 1,
                 _ => {
-                    let mut sig = zt::jose::b64_decode(&c.signature).unwrap();
+                    let mut sig = zt_core::jose::b64_decode(&c.signature).unwrap();
                     sig[5] ^= 1;
-                    c.signature = zt::jose::b64(sig);
+                    c.signature = zt_core::jose::b64(sig);
                 }
             }
             (format!("alter the checkpoint at {seq}"), Some(seq))
@@ -312,9 +314,7 @@ fn verify_catches_every_random_mutation_of_a_copied_log() {
     let mut rng = Rng::seeded("mutation test");
     let broker = Broker::init("http://127.0.0.1:9/idp", POLICY);
     let config = broker.config_path();
-    let keys = zt::broker::config::BrokerConfig::load(&config)
-        .unwrap()
-        .keys;
+    let keys = zt_broker::config::BrokerConfig::load(&config).unwrap().keys;
     let pristine = broker.home().join("pristine.db");
     {
         let checkpointing = Checkpointing {

@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 
 use super::{Driver, broker_with_store, recorded_serials, verify};
-use crate::support::api::Answer;
-use crate::support::dev_idp::DevIdp;
-use crate::support::mounts::Mount;
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::api::Answer;
+use zt_testkit::dev_idp::DevIdp;
+use zt_testkit::mounts::Mount;
+use zt_testkit::{Peer, require_peers, tempdir};
 
 fn assert_issued(answer: &Answer) -> u64 {
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -107,7 +107,7 @@ fn a_database_deleted_under_the_broker_gets_503_until_it_restarts() {
         assert_nothing_issued(&driver.certificate(&client));
     }
     assert_nothing_issued(&driver.exchange().0);
-    let ready = crate::support::http::get_json(&format!("{}/readyz", broker.url));
+    let ready = zt_testkit::http::get_json(&format!("{}/readyz", broker.url));
     assert_eq!(ready.status, 503, "{ready:?}");
 
     // A restart starts a new log (and a new chain) in a new file.

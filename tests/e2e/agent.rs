@@ -8,11 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::fixture::{Broker, POLICY, User};
 use super::{ssh_args, target};
-use crate::support::agent::TestAgent;
-use crate::support::idp::{ALICE, IdpOptions, TestIdp};
-use crate::support::process::run_ok;
-use crate::support::sshd::current_login;
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::agent::TestAgent;
+use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
+use zt_testkit::process::run_ok;
+use zt_testkit::sshd::current_login;
+use zt_testkit::{Peer, require_peers, tempdir};
 
 const CERT_TYPE: &str = "ssh-ed25519-cert-v01@openssh.com";
 

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use super::fixture::{Broker, User, ZT_BROKER};
-use crate::support::process::GroupChild;
+use zt_testkit::process::GroupChild;
 
 #[test]
 fn dev_broker_refuses_a_non_loopback_address() {
@@ -18,7 +18,7 @@ fn dev_broker_refuses_a_non_loopback_address() {
 
 #[test]
 fn dev_broker_with_auto_approve_logs_alice_in() {
-    let dir = crate::support::tempdir();
+    let dir = zt_testkit::tempdir();
     let mut command = Command::new(ZT_BROKER);
     command
         .args([

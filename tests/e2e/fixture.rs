@@ -9,12 +9,22 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::idp::TestIdp;
-use crate::support::process::{GroupChild, run_ok, wait_until};
-use crate::support::{free_port, tempdir};
+use zt_testkit::idp::TestIdp;
+use zt_testkit::process::{GroupChild, run_ok, wait_until};
+use zt_testkit::{free_port, tempdir};
 
 pub const ZT: &str = env!("CARGO_BIN_EXE_zt");
-pub const ZT_BROKER: &str = env!("CARGO_BIN_EXE_zt-broker");
+/// The `zt-broker` of this build (another crate of the workspace: see `zt_testkit::bins`).
+pub const ZT_BROKER: BrokerBin = BrokerBin;
+
+#[derive(Clone, Copy)]
+pub struct BrokerBin;
+
+impl AsRef<std::ffi::OsStr> for BrokerBin {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        zt_testkit::bins::zt_broker().as_os_str()
+    }
+}
 
 pub const POLICY: &str = r#"
 [defaults]

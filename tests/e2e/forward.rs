@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::fixture::{Broker, POLICY, User};
 use super::target;
-use crate::support::agent::TestAgent;
-use crate::support::idp::{ALICE, IdpOptions, TestIdp};
-use crate::support::process::{GroupChild, wait_until};
-use crate::support::sshd::current_login;
-use crate::support::{Peer, free_port, require_peers};
+use zt_testkit::agent::TestAgent;
+use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
+use zt_testkit::process::{GroupChild, wait_until};
+use zt_testkit::sshd::current_login;
+use zt_testkit::{Peer, free_port, require_peers};
 
 /// Like `POLICY`, but the sre rule also grants forwarding.
 const FORWARDING_POLICY: &str = r#"

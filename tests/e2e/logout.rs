@@ -2,8 +2,8 @@
 //! every local trace of the session.
 
 use super::fixture::{Broker, POLICY, User};
-use crate::support::idp::{ALICE, IdpOptions, TestIdp};
-use crate::support::{Peer, require_peers};
+use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
+use zt_testkit::{Peer, require_peers};
 
 fn refresh_token(user: &User) -> String {
     let path = user

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use fixture::{Broker, POLICY, User};
 
-use crate::support::idp::{ALICE, BOB, CAROL, IdpOptions, TestIdp};
-use crate::support::process::wait_until;
-use crate::support::sshd::{SshdBuilder, TestSshd, current_login};
-use crate::support::{Peer, require_peers};
+use zt_testkit::idp::{ALICE, BOB, CAROL, IdpOptions, TestIdp};
+use zt_testkit::process::wait_until;
+use zt_testkit::sshd::{SshdBuilder, TestSshd, current_login};
+use zt_testkit::{Peer, require_peers};
 
 /// sshd trusting the broker's user CA, with a host certificate from the
 /// broker's host CA (unless `host_cert` is false), `login` ← `principals`.

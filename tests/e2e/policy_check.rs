@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use super::fixture::{POLICY, ZT_BROKER};
-use crate::support::tempdir;
+use zt_testkit::tempdir;
 
 fn check(args: &[&str]) -> (Option<i32>, String) {
     let dir = tempdir();

@@ -5,8 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::fixture::{Broker, POLICY, User};
-use crate::support::idp::{ALICE, IdpOptions, TestIdp};
-use crate::support::{Peer, require_peers};
+use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
+use zt_testkit::{Peer, require_peers};
 
 /// The "Max core file size" soft and hard limits of process `pid`.
 fn core_limit(pid: u32) -> String {

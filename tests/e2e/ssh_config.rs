@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use super::certificates_issued;
 use super::fixture::{Broker, POLICY, User};
-use crate::support::agent::TestAgent;
-use crate::support::idp::{ALICE, BOB, IdpOptions, TestIdp};
-use crate::support::process::run_ok;
-use crate::support::ssh::KeyPair;
-use crate::support::sshd::{SshdBuilder, TestSshd, current_login};
-use crate::support::{Peer, REQUIRE_PEERS_ENV, find_in_path, require_peers, tempdir};
+use zt_testkit::agent::TestAgent;
+use zt_testkit::idp::{ALICE, BOB, IdpOptions, TestIdp};
+use zt_testkit::process::run_ok;
+use zt_testkit::ssh::KeyPair;
+use zt_testkit::sshd::{SshdBuilder, TestSshd, current_login};
+use zt_testkit::{Peer, REQUIRE_PEERS_ENV, find_in_path, require_peers, tempdir};
 
 const ALIAS: &str = "zt-target";
 
@@ -88,7 +88,7 @@ fn plain_ssh_scp_rsync_and_git_use_the_installed_config() {
             std::env::var(REQUIRE_PEERS_ENV).as_deref() != Ok("1"),
             "{why}, and {REQUIRE_PEERS_ENV}=1 forbids skipping"
         );
-        // Same form as support::require_peers, so tests/run lists it.
+        // Same form as zt_testkit::require_peers, so tests/run lists it.
         let _ = writeln!(
             std::io::stderr(),
             "SKIPPED e2e::ssh_config::plain_ssh_scp_rsync_and_git_use_the_installed_config: {why}"
@@ -376,7 +376,7 @@ fn without_a_session_plain_ssh_fails_closed_and_says_to_log_in() {
         private: broker.home().join("user_ca"),
         public: broker.home().join("user_ca.pub"),
     };
-    crate::support::ssh::sign_user_key(&ca, &other, "not-zt", &["ops"]);
+    zt_testkit::ssh::sign_user_key(&ca, &other, "not-zt", &["ops"]);
     run_ok(
         Command::new("ssh-add")
             .arg(&other.private)

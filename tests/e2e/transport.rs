@@ -3,8 +3,8 @@
 
 use super::certificates_issued;
 use super::fixture::{Broker, POLICY, TlsFiles, User};
-use crate::support::idp::{ALICE, IdpOptions, TestIdp};
-use crate::support::{Peer, require_peers};
+use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
+use zt_testkit::{Peer, require_peers};
 
 #[test]
 fn login_over_https_verifies_the_broker_certificate() {

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::e2e::fixture::{Broker, POLICY, ZT, ZT_BROKER};
-use crate::support::process::{run_ok, wait_until};
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::process::{run_ok, wait_until};
+use zt_testkit::{Peer, require_peers, tempdir};
 
 use super::krl::revoked_by;
 
@@ -331,9 +331,9 @@ fn enrolment_tokens_are_one_time_short_lived_and_narrowable_and_dry_run_writes_n
 
     // An expired token: refused.
     let short = create_token(&broker, "127.0.0.1", "1s");
-    let created = zt::client::broker::unix_now();
+    let created = zt_os::clock::unix_now();
     assert!(wait_until(Duration::from_secs(5), || {
-        zt::client::broker::unix_now() >= created + 2
+        zt_os::clock::unix_now() >= created + 2
     }));
     let out = target.enroll(&broker, &short, &[]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use zt::krl::Krl;
-use zt::revocation::{Revocation, RevocationList, build_krl};
+use zt_core::krl::Krl;
+use zt_core::revocation::{Revocation, RevocationList, build_krl};
 
-use crate::support::process::run_ok;
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::process::run_ok;
+use zt_testkit::{Peer, require_peers, tempdir};
 
 fn keygen(dir: &Path, name: &str) {
     run_ok(

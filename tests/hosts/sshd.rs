@@ -6,10 +6,10 @@ use std::process::Command;
 
 use crate::e2e::fixture::{Broker, POLICY, User};
 use crate::e2e::ssh_args;
-use crate::support::idp::{ALICE, BOB, IdpOptions, TestIdp};
-use crate::support::process::run_ok;
-use crate::support::sshd::{SshdBuilder, TestSshd, current_login};
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::idp::{ALICE, BOB, IdpOptions, TestIdp};
+use zt_testkit::process::run_ok;
+use zt_testkit::sshd::{SshdBuilder, TestSshd, current_login};
+use zt_testkit::{Peer, require_peers, tempdir};
 
 use super::admin::{Target, create_token, text, zt_broker};
 use super::krl::revoked_by;
@@ -128,7 +128,7 @@ fn hosts_certified_by_the_additional_host_ca_are_trusted_and_unknown_cas_are_not
     });
     let (alice, _) = logged_in(&idp, &broker, ALICE);
     let published =
-        crate::support::http::get_json(&format!("{}/.well-known/zt-configuration", broker.url));
+        zt_testkit::http::get_json(&format!("{}/.well-known/zt-configuration", broker.url));
     assert_eq!(published.body["host_ca_keys"].as_array().unwrap().len(), 2);
 
     let host_signed_by = |ca: &str| {

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use crate::support::http::{JsonResponse, get_json};
-use crate::support::idp::{ALICE, ALL_SCOPES, CLIENT_ID, IdpOptions, TestIdp};
-use crate::support::{Peer, require_peers};
+use zt_testkit::http::{JsonResponse, get_json};
+use zt_testkit::idp::{ALICE, ALL_SCOPES, CLIENT_ID, IdpOptions, TestIdp};
+use zt_testkit::{Peer, require_peers};
 
 /// A device authorization that succeeded: (device_code, user_code).
 fn authorize(idp: &TestIdp) -> (String, String) {

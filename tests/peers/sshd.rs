@@ -4,11 +4,9 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use crate::support::ssh::{
-    KeyPair, known_hosts_ca_line, sign_host_key, sign_user_key, ssh_command,
-};
-use crate::support::sshd::{SshdBuilder, TestSshd, current_login};
-use crate::support::{Peer, require_peers, tempdir};
+use zt_testkit::ssh::{KeyPair, known_hosts_ca_line, sign_host_key, sign_user_key, ssh_command};
+use zt_testkit::sshd::{SshdBuilder, TestSshd, current_login};
+use zt_testkit::{Peer, require_peers, tempdir};
 
 /// A user CA, a host CA, one user key with a certificate for principal `ops`, and an
 /// sshd that trusts the user CA, maps `ops` to the current login and serves a host

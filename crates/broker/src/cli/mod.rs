@@ -1,0 +1,77 @@
+//! `zt-broker` command line: one file per subcommand. The clap definitions
+//! here depend only on clap, so man pages and completions are generated
+//! from them.
+
+pub mod audit;
+pub mod dev;
+pub mod host;
+pub mod init;
+pub mod policy;
+pub mod revoke;
+pub mod serve;
+pub mod sign_host;
+
+use clap::{Parser, Subcommand};
+
+use zt_os::exit::{EXIT_CODES_HELP, Failure};
+
+#[derive(Debug, Parser)]
+#[command(name = "zt-broker", version, about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates", after_help = EXIT_CODES_HELP)]
+pub struct BrokerCli {
+    #[command(subcommand)]
+    pub command: BrokerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrokerCommand {
+    /// Create CA keys, a config file and a starter policy in a directory
+    Init(init::InitArgs),
+    /// Run the broker from a config file
+    Serve(serve::ServeArgs),
+    /// Development only: a loopback broker with a built-in test identity provider
+    Dev(dev::DevArgs),
+    /// Sign a host key with the host CA (local admin command)
+    SignHost(sign_host::SignHostArgs),
+    /// Verify or export the audit log
+    Audit(audit::AuditArgs),
+    /// Revoke a certificate, key or user (local admin command; audited)
+    Revoke(revoke::RevokeArgs),
+    /// Host enrolment: one-time tokens for `zt host enroll` (local admin command)
+    Host(host::HostArgs),
+    /// Check a policy file and explain its decision for an identity
+    Policy(policy::PolicyArgs),
+}
+
+pub fn run(cli: BrokerCli) -> Result<(), Failure> {
+    match cli.command {
+        BrokerCommand::Init(args) => init::run(args),
+        BrokerCommand::Serve(args) => serve::run(args),
+        BrokerCommand::Dev(args) => dev::run(args),
+        BrokerCommand::SignHost(args) => sign_host::run(args),
+        BrokerCommand::Audit(args) => audit::run(args),
+        BrokerCommand::Revoke(args) => revoke::run(args),
+        BrokerCommand::Host(args) => host::run(args),
+        BrokerCommand::Policy(args) => policy::run(args),
+    }
+}
+
+/// A multi-thread runtime for the server commands.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::unexpected(format!("cannot start the async runtime: {e}")))
+}
+
+pub(crate) fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ZT_LOG").unwrap_or_else(|_| "info".into());
+    // Colour only on a terminal: escape sequences in a log file are control
+    // bytes that log readers (and log injection checks) should never meet.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

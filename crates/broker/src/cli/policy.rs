@@ -1,0 +1,137 @@
+//! `zt-broker policy check`: load a policy file the way `serve` does and,
+//! given an identity, say which rule grants what and why every other rule
+//! does or does not match. For reviewing a policy change before deploying.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use zt_core::policy::{Identity, Policy, RuleOutcome};
+use zt_os::exit::{Exit, Failure};
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file; with an identity, explain the decision for it
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The policy file (as in zt-broker.toml's `policy`)
+    pub policy: PathBuf,
+    /// The identity's issuer (`iss`); with --subject, explain the decision
+    #[arg(long, requires = "subject")]
+    pub issuer: Option<String>,
+    /// The identity's subject (`sub`)
+    #[arg(long, requires = "issuer")]
+    pub subject: Option<String>,
+    /// A verified email address (the broker ignores unverified ones)
+    #[arg(long, requires = "subject")]
+    pub email: Option<String>,
+    /// A group the identity is in (repeat for several)
+    #[arg(long = "group", requires = "subject")]
+    pub groups: Vec<String>,
+    /// Print one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: PolicyArgs) -> Result<(), Failure> {
+    match args.command {
+        PolicyCommand::Check(args) => check(args),
+    }
+}
+
+fn check(args: CheckArgs) -> Result<(), Failure> {
+    let policy = super::serve::load_policy(&args.policy)?;
+    let (Some(issuer), Some(subject)) = (args.issuer, args.subject) else {
+        return summary(&args.policy, &policy, args.json);
+    };
+    let id = Identity {
+        issuer,
+        subject,
+        email: args.email,
+        groups: args.groups,
+    };
+    let traces = policy.explain(&id);
+    let grant = policy.evaluate(&id);
+    if args.json {
+        let rules: Vec<_> = traces
+            .iter()
+            .map(|t| {
+                let (outcome, reasons) = match &t.outcome {
+                    RuleOutcome::Selected => ("selected", vec![]),
+                    RuleOutcome::Shadowed => ("shadowed", vec![]),
+                    RuleOutcome::NotMatched(m) => {
+                        ("no_match", m.iter().map(ToString::to_string).collect())
+                    }
+                };
+                serde_json::json!({ "rule": t.rule, "outcome": outcome, "reasons": reasons })
+            })
+            .collect();
+        let grant_json = grant.as_ref().ok().map(|g| {
+            serde_json::json!({
+                "rule": g.rule, "principals": g.principals,
+                "ttl_secs": g.default_ttl.as_secs(), "max_ttl_secs": g.max_ttl.as_secs(),
+                "extensions": g.extensions, "force_command": g.force_command,
+                "source_address": g.source_address,
+            })
+        });
+        println!(
+            "{}",
+            serde_json::json!({ "allowed": grant.is_ok(), "grant": grant_json, "rules": rules })
+        );
+    } else {
+        for trace in &traces {
+            println!("{trace}");
+        }
+        match &grant {
+            Ok(g) => println!(
+                "→ allowed by rule \"{}\": principals {}, ttl {} (max {}), extensions [{}]{}{}",
+                g.rule,
+                g.principals.join(","),
+                human(g.default_ttl),
+                human(g.max_ttl),
+                g.extensions.iter().cloned().collect::<Vec<_>>().join(","),
+                g.force_command
+                    .as_deref()
+                    .map(|c| format!(", force-command {c:?}"))
+                    .unwrap_or_default(),
+                g.source_address
+                    .as_deref()
+                    .map(|a| format!(", source-address {a}"))
+                    .unwrap_or_default(),
+            ),
+            Err(denial) => println!("→ denied: {denial}"),
+        }
+    }
+    grant
+        .map(|_| ())
+        .map_err(|_| Failure::new(Exit::Denied, "no rule grants this identity a certificate"))
+}
+
+fn summary(path: &std::path::Path, policy: &Policy, json: bool) -> Result<(), Failure> {
+    let names: Vec<&str> = policy.rules().iter().map(|r| r.name()).collect();
+    if json {
+        println!("{}", serde_json::json!({ "valid": true, "rules": names }));
+    } else {
+        println!(
+            "{}: valid, {} rule(s) in order: {}",
+            path.display(),
+            names.len(),
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn human(d: Duration) -> String {
+    zt_core::policy::DisplayDuration(d).to_string()
+}

@@ -1,0 +1,291 @@
+//! HTTP surface of the broker: routes, thin handlers, request limits and
+//! timeouts, and the listener (HTTPS with rustls, or plain HTTP on
+//! loopback / behind an explicit insecure flag).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Json, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::config::LimitsConfig;
+use super::connections::LimitedAcceptor;
+use super::error::BrokerError;
+use super::service::{Broker, RequestMeta};
+use zt_core::proto;
+
+/// Largest request body accepted; a certificate request with an RSA-8192
+/// key and its signature is well under this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub fn router(broker: Arc<Broker>) -> Router {
+    // Rate limited per client address before any work is done for them.
+    let limited = Router::new()
+        .route(proto::TOKEN_PATH, post(token))
+        .route(proto::CERTIFICATE_PATH, post(certificate))
+        .route(proto::HOST_CERTIFICATE_PATH, post(host_certificate))
+        .route_layer(middleware::from_fn_with_state(
+            broker.clone(),
+            limit_address,
+        ));
+    Router::new()
+        .route(proto::WELL_KNOWN_PATH, get(configuration))
+        .route(proto::KRL_PATH, get(krl))
+        .merge(limited)
+        .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
+        .route(proto::READY_PATH, get(ready))
+        .fallback(|| async {
+            BrokerError::new(
+                StatusCode::NOT_FOUND,
+                proto::error_code::NOT_FOUND,
+                "no such endpoint",
+            )
+        })
+        .with_state(broker)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(oauth_style_413))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+async fn limit_address(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match broker.limits().check_address(addr.ip()) {
+        Ok(()) => next.run(request).await,
+        Err(retry) => BrokerError::rate_limited(retry.0, "too many requests from this address")
+            .into_response(),
+    }
+}
+
+fn meta(headers: &HeaderMap, addr: SocketAddr) -> RequestMeta {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    RequestMeta {
+        request_id: zt_core::jose::random_id(),
+        client_addr: Some(addr),
+        dpop: text("dpop"),
+        authorization: text(header::AUTHORIZATION.as_str()),
+        now: zt_os::clock::unix_now(),
+    }
+}
+
+fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn configuration(State(broker): State<Arc<Broker>>) -> Json<proto::BrokerConfiguration> {
+    Json(broker.configuration())
+}
+
+async fn ready(State(broker): State<Arc<Broker>>) -> Result<&'static str, BrokerError> {
+    broker.ready().await.map(|()| "ready\n")
+}
+
+async fn token(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<proto::TokenExchangeRequest>, FormRejection>,
+) -> Result<Response, BrokerError> {
+    let Form(req) = form.map_err(form_rejection)?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .exchange(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    Ok(no_store(Json(response)))
+}
+
+async fn certificate(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<proto::CertificateRequest>, JsonRejection>,
+) -> Result<Response, BrokerError> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .issue_certificate(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
+    Ok(no_store(Json(response)))
+}
+
+async fn host_certificate(
+    State(broker): State<Arc<Broker>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<proto::HostCertificateRequest>, JsonRejection>,
+) -> Result<Response, BrokerError> {
+    let Json(req) = body.map_err(json_rejection)?;
+    let meta = meta(&headers, addr);
+    let response = broker
+        .issue_host_certificate(&meta, &req)
+        .await
+        .inspect_err(|e| log_refusal(&meta, e))?;
+    tracing::info!(request_id = %meta.request_id, serial = response.serial, principals = %response.principals.join(","), "host certificate issued");
+    Ok(no_store(Json(response)))
+}
+
+/// The KRL, with an ETag; `If-None-Match` with the current ETag gets 304.
+async fn krl(
+    State(broker): State<Arc<Broker>>,
+    headers: HeaderMap,
+) -> Result<Response, BrokerError> {
+    let document = broker.krl(zt_os::clock::unix_now()).await?;
+    let etag = header::HeaderValue::from_str(&document.etag)
+        .map_err(|_| BrokerError::internal("bad ETag"))?;
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == document.etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            document.bytes.clone(),
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+/// `RequestBodyLimitLayer` refuses a too-large `Content-Length` before the
+/// body is read, with a plain-text answer; give it the broker's error shape.
+async fn oauth_style_413(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return too_large().into_response();
+    }
+    response
+}
+
+fn too_large() -> BrokerError {
+    BrokerError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        proto::error_code::INVALID_REQUEST,
+        format!("request body over {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn json_rejection(e: JsonRejection) -> BrokerError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    BrokerError::bad_request(format!("bad JSON body: {}", printable(&e.body_text())))
+}
+
+fn form_rejection(e: FormRejection) -> BrokerError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    BrokerError::bad_request(format!("bad token request: {}", printable(&e.body_text())))
+}
+
+/// Text that may carry pieces of the request, made safe for one log line.
+fn printable(text: &str) -> String {
+    zt_core::text::printable(text, 300)
+}
+
+fn log_refusal(meta: &RequestMeta, e: &BrokerError) {
+    // Descriptions can quote pieces of the request (a kid, an issuer), and
+    // `%` formatting of tracing fields escapes nothing: escape them here so
+    // no request can forge a log line.
+    tracing::info!(request_id = %meta.request_id, status = e.status.as_u16(), code = e.code, reason = %printable(&e.description), "request refused");
+}
+
+/// Serve `router` on `listener` until ctrl-c/SIGTERM, within `limits`'
+/// connection bounds and header timeout.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    router: Router,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    limits: &LimitsConfig,
+) -> std::io::Result<()> {
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs);
+    let acceptor = LimitedAcceptor::new(
+        limits.max_connections as usize,
+        limits.max_connections_per_address as usize,
+    );
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            let mut server = axum_server::from_tcp_rustls(listener, config)?
+                .map(|tls| tls.handshake_timeout(header_timeout).acceptor(acceptor))
+                .first_request_timeout(header_timeout)
+                .handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(Some(header_timeout));
+            server.serve(service).await
+        }
+        None => {
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(acceptor)
+                .first_request_timeout(header_timeout)
+                .handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(Some(header_timeout));
+            server.serve(service).await
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,538 @@
+//! The broker's logic behind the HTTP handlers: token exchange and
+//! certificate issue. Handlers extract, call one method here, and map the
+//! error; everything a request must prove is checked here, in order.
+
+mod hosts;
+
+pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use ssh_key::PublicKey;
+
+use super::config::BrokerConfig;
+use super::error::BrokerError;
+use super::idp::{IdpError, IdpKeys};
+use super::keys::{BrokerKeys, openssh_public};
+use super::limits::RateLimits;
+use super::store::{OnceValue, Store, StoreError, Write};
+use zt_core::access_token::{self, AccessClaims, AccessTokenError};
+use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
+use zt_core::ca::{self, KeyIdFields, UserCertSpec};
+use zt_core::dpop::{self, DpopError, VerifiedProof};
+use zt_core::id_token::{IdTokenError, LEEWAY_SECS};
+use zt_core::policy::{Identity, Policy};
+use zt_core::proto::{self, error_code};
+
+/// What the HTTP layer knows about a request.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_addr: Option<SocketAddr>,
+    pub dpop: Option<String>,
+    pub authorization: Option<String>,
+    pub now: u64,
+}
+
+pub struct Broker {
+    config: BrokerConfig,
+    keys: BrokerKeys,
+    policy: RwLock<Arc<Policy>>,
+    idp: IdpKeys,
+    store: Arc<dyn Store>,
+    token_url: String,
+    certificate_url: String,
+    host_certificate_url: String,
+    limits: RateLimits,
+    krl_cache: hosts::KrlCache,
+}
+
+impl Broker {
+    pub fn new(
+        config: BrokerConfig,
+        keys: BrokerKeys,
+        policy: Policy,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        let idp = IdpKeys::new(
+            &config.identity_provider.issuer,
+            &config.identity_provider.client_id,
+        );
+        let base = config.server.public_url.clone();
+        Broker {
+            limits: RateLimits::new(&config.limits),
+            krl_cache: hosts::KrlCache::default(),
+            token_url: format!("{base}{}", proto::TOKEN_PATH),
+            certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
+            host_certificate_url: format!("{base}{}", proto::HOST_CERTIFICATE_PATH),
+            config,
+            keys,
+            policy: RwLock::new(Arc::new(policy)),
+            idp,
+            store,
+        }
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    fn policy(&self) -> Arc<Policy> {
+        self.policy.read().expect("policy lock").clone()
+    }
+
+    pub fn configuration(&self) -> proto::BrokerConfiguration {
+        let policy_defaults = self.policy().defaults();
+        proto::BrokerConfiguration {
+            api_version: proto::API_VERSION,
+            broker: self.config.server.public_url.clone(),
+            audience: self.config.tokens.audience.clone(),
+            identity_provider: proto::IdentityProviderInfo {
+                issuer: self.config.identity_provider.issuer.clone(),
+                client_id: self.config.identity_provider.client_id.clone(),
+                scopes: self.config.identity_provider.scopes.clone(),
+            },
+            user_ca_keys: vec![openssh_public(&self.keys.user_ca_public())],
+            host_ca_keys: self
+                .keys
+                .host_ca_publics()
+                .iter()
+                .map(openssh_public)
+                .collect(),
+            certificate_ttl: proto::TtlLimits {
+                default_secs: policy_defaults.ttl.as_secs(),
+                max_secs: policy_defaults.max_ttl.as_secs(),
+            },
+            token_endpoint: self.token_url.clone(),
+            certificate_endpoint: self.certificate_url.clone(),
+        }
+    }
+
+    pub async fn ready(&self) -> Result<(), BrokerError> {
+        self.store
+            .ping()
+            .await
+            .map_err(|e| BrokerError::unavailable(e.to_string()))
+    }
+
+    /// RFC 8693: an IdP ID token (plus a DPoP proof) for a broker access
+    /// token bound to the proof's key. A refusal is audited too.
+    pub async fn exchange(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::TokenExchangeRequest,
+    ) -> Result<proto::TokenExchangeResponse, BrokerError> {
+        let mut known = Known::default();
+        let result = self.try_exchange(meta, req, &mut known).await;
+        self.audit_refusal(meta, EventKind::TokenExchangeRefused, known, &result)
+            .await;
+        result
+    }
+
+    async fn try_exchange(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::TokenExchangeRequest,
+        known: &mut Known,
+    ) -> Result<proto::TokenExchangeResponse, BrokerError> {
+        if req.grant_type != proto::GRANT_TYPE_TOKEN_EXCHANGE {
+            return Err(BrokerError::new(
+                StatusCode::BAD_REQUEST,
+                error_code::UNSUPPORTED_GRANT_TYPE,
+                format!("grant_type must be {}", proto::GRANT_TYPE_TOKEN_EXCHANGE),
+            ));
+        }
+        if req.subject_token_type != proto::TOKEN_TYPE_ID_TOKEN {
+            return Err(BrokerError::bad_request(format!(
+                "subject_token_type must be {} (other subject token types are not enabled)",
+                proto::TOKEN_TYPE_ID_TOKEN
+            )));
+        }
+        if req
+            .audience
+            .as_deref()
+            .is_some_and(|a| a != self.config.tokens.audience)
+        {
+            return Err(BrokerError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_target",
+                "tokens for other audiences are not enabled on this broker",
+            ));
+        }
+        let proof = self.check_proof(meta, &self.token_url, None)?;
+        known.device = Some(proof.jkt.clone());
+        let verified = self
+            .idp
+            .verify(&req.subject_token, meta.now)
+            .await
+            .map_err(map_idp_error)?;
+        let identity = verified.identity;
+        known.identity = Some(identity.clone());
+        self.check_identity_rate(&identity)?;
+        let ttl = self.config.tokens.access_token_ttl_secs;
+        let mint = access_token::Mint {
+            issuer: &self.config.server.public_url,
+            audience: &self.config.tokens.audience,
+            identity: &identity,
+            jkt: &proof.jkt,
+            now: meta.now,
+            ttl_secs: ttl,
+        };
+        let (token, _) = access_token::mint(&self.keys.token, &mint)
+            .map_err(|e| BrokerError::internal(format!("could not sign the access token: {e}")))?;
+        let write = Write {
+            once: vec![
+                proof_once(&proof, meta.now),
+                OnceValue {
+                    kind: "id_token",
+                    value: verified.token_id,
+                    expires_at: verified.expires_at + LEEWAY_SECS,
+                },
+            ],
+            serial: None,
+            unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+            changes: vec![],
+            audit: self.record(
+                meta,
+                EventKind::TokenExchange,
+                known,
+                None,
+                Outcome::success(),
+            ),
+        };
+        self.store.commit(write).await.map_err(map_store_error)?;
+        Ok(proto::TokenExchangeResponse {
+            access_token: token,
+            issued_token_type: proto::TOKEN_TYPE_ACCESS_TOKEN.into(),
+            token_type: "DPoP".into(),
+            expires_in: ttl,
+        })
+    }
+
+    /// Sign an SSH user certificate for a key the caller proves it holds,
+    /// with exactly what the matching policy rule grants (narrowed on
+    /// request). Returned only after its audit record is durable. A refusal
+    /// is audited too.
+    pub async fn issue_certificate(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::CertificateRequest,
+    ) -> Result<proto::CertificateResponse, BrokerError> {
+        let mut known = Known::default();
+        let result = self.try_issue_certificate(meta, req, &mut known).await;
+        self.audit_refusal(meta, EventKind::CertificateRefused, known, &result)
+            .await;
+        result
+    }
+
+    async fn try_issue_certificate(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::CertificateRequest,
+        known: &mut Known,
+    ) -> Result<proto::CertificateResponse, BrokerError> {
+        let (token, claims) = self.check_access_token(meta)?;
+        // Our own signature on the access token verified it: the identity
+        // in it is verified.
+        known.identity = Some(claims.identity());
+        let proof = self.check_proof(meta, &self.certificate_url, Some(&token))?;
+        if proof.jkt != claims.cnf.jkt {
+            return Err(BrokerError::invalid_dpop(
+                DpopError::KeyMismatch.to_string(),
+            ));
+        }
+        known.device = Some(proof.jkt.clone());
+        // Counted only once the caller proved it holds the token's device key,
+        // so a stolen token cannot spend its owner's budget.
+        self.check_identity_rate(&claims.identity())?;
+        let subject_key = PublicKey::from_openssh(req.public_key.trim()).map_err(|_| {
+            BrokerError::invalid_key("public_key is not an OpenSSH public key line")
+        })?;
+        let ca_keys = [self.keys.user_ca_public(), self.keys.host_ca_public()];
+        ca::check_subject_key(&subject_key, &ca_keys)
+            .map_err(|e| BrokerError::invalid_key(e.to_string()))?;
+        let message = ca::possession_message(&proof.jti, req.public_key.trim());
+        ca::verify_possession(&subject_key, &message, &req.possession_proof).map_err(|_| {
+            BrokerError::invalid_key(
+                "possession_proof does not verify: sign the request with the key being certified",
+            )
+        })?;
+
+        let identity = claims.identity();
+        let grant = self
+            .policy()
+            .evaluate(&identity)
+            .map_err(|denial| BrokerError::denied(denial.to_string()))?;
+        known.rule = Some(grant.rule.clone());
+        let requested_ttl = req.ttl_secs.map(Duration::from_secs);
+        let issue = grant
+            .narrow(req.principals.as_deref(), requested_ttl)
+            .map_err(|e| BrokerError::denied(e.to_string()))?;
+        let key_id = ca::key_id(&KeyIdFields {
+            issuer: &identity.issuer,
+            subject: &identity.subject,
+            email: identity.email.as_deref(),
+            device: &proof.jkt,
+            request_id: &meta.request_id,
+        });
+        let (valid_after, valid_before) = ca::validity(meta.now, issue.ttl);
+        let fingerprint = ca::fingerprint(&subject_key);
+        let spec = UserCertSpec {
+            serial: 0,
+            key_id,
+            principals: issue.principals.clone(),
+            valid_after,
+            valid_before,
+            extensions: issue.extensions.clone(),
+            force_command: issue.force_command.clone(),
+            source_address: issue.source_address.clone(),
+        };
+        let (serial, certificate) = self
+            .issue_with_fresh_serial(|serial| {
+                let spec = UserCertSpec {
+                    serial,
+                    ..spec.clone()
+                };
+                let certificate = ca::sign_user_certificate(
+                    &self.keys.user_ca,
+                    &subject_key,
+                    &spec,
+                    &mut rand_core::OsRng,
+                )
+                .map_err(|e| {
+                    BrokerError::internal(format!("could not sign the certificate: {e}"))
+                })?;
+                let facts = CertificateFacts {
+                    serial,
+                    key_id: spec.key_id.clone(),
+                    principals: spec.principals.clone(),
+                    valid_after,
+                    valid_before,
+                    key_fingerprint: fingerprint.clone(),
+                };
+                let write = Write {
+                    once: vec![proof_once(&proof, meta.now)],
+                    serial: Some(serial),
+                    unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+                    changes: vec![],
+                    audit: self.record(
+                        meta,
+                        EventKind::CertificateIssued,
+                        known,
+                        Some(facts),
+                        Outcome::success(),
+                    ),
+                };
+                Ok((certificate, write))
+            })
+            .await?;
+        Ok(proto::CertificateResponse {
+            certificate,
+            serial,
+            key_id: spec.key_id,
+            principals: spec.principals,
+            valid_after,
+            valid_before,
+            rule: issue.rule,
+        })
+    }
+
+    /// Sign with a fresh random 63-bit serial and commit the write that goes
+    /// with it; the OpenSSH text of the certificate leaves only after that.
+    /// Serials are unguessable, and the store's unique index turns the
+    /// (astronomically rare) collision into another try with a new serial.
+    async fn issue_with_fresh_serial(
+        &self,
+        mut sign: impl FnMut(u64) -> Result<(ssh_key::Certificate, Write), BrokerError>,
+    ) -> Result<(u64, String), BrokerError> {
+        for _ in 0..3 {
+            let serial = random_serial();
+            let (certificate, write) = sign(serial)?;
+            match self.store.commit(write).await {
+                Ok(()) => {
+                    let text = certificate.to_openssh().map_err(|e| {
+                        BrokerError::internal(format!("could not encode the certificate: {e}"))
+                    })?;
+                    return Ok((serial, text));
+                }
+                Err(StoreError::SerialTaken) => continue,
+                Err(e) => return Err(map_store_error(e)),
+            }
+        }
+        Err(BrokerError::internal("could not allocate a unique serial"))
+    }
+
+    fn check_identity_rate(&self, identity: &Identity) -> Result<(), BrokerError> {
+        let subject = access_token::broker_subject(identity);
+        self.limits.check_identity(&subject).map_err(|retry| {
+            BrokerError::rate_limited(retry.0, "too many requests for this identity")
+        })
+    }
+
+    fn check_access_token(
+        &self,
+        meta: &RequestMeta,
+    ) -> Result<(String, AccessClaims), BrokerError> {
+        let header = meta.authorization.as_deref().ok_or_else(|| {
+            BrokerError::invalid_token("missing Authorization: DPoP <token>; run `zt login`")
+        })?;
+        let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+        if !scheme.eq_ignore_ascii_case("DPoP") || token.is_empty() {
+            return Err(BrokerError::invalid_token(
+                "this broker accepts only DPoP-bound tokens (Authorization: DPoP <token>)",
+            ));
+        }
+        let claims = access_token::verify(
+            token,
+            &self.keys.token,
+            &self.config.server.public_url,
+            &self.config.tokens.audience,
+            meta.now,
+        )
+        .map_err(|e| match e {
+            AccessTokenError::Expired => BrokerError::invalid_token(e.to_string()),
+            e => BrokerError::invalid_token(e.to_string()),
+        })?;
+        Ok((token.to_owned(), claims))
+    }
+
+    fn check_proof(
+        &self,
+        meta: &RequestMeta,
+        url: &str,
+        token: Option<&str>,
+    ) -> Result<VerifiedProof, BrokerError> {
+        let proof = meta
+            .dpop
+            .as_deref()
+            .ok_or_else(|| BrokerError::invalid_dpop(DpopError::Missing.to_string()))?;
+        let expected = dpop::Expected {
+            method: "POST",
+            url,
+            now: meta.now,
+            access_token: token,
+        };
+        dpop::verify_proof(proof, &expected).map_err(|e| BrokerError::invalid_dpop(e.to_string()))
+    }
+
+    fn record(
+        &self,
+        meta: &RequestMeta,
+        kind: EventKind,
+        known: &Known,
+        certificate: Option<CertificateFacts>,
+        outcome: Outcome,
+    ) -> AuditRecord {
+        AuditRecord {
+            time: meta.now,
+            kind,
+            request_id: meta.request_id.clone(),
+            identity: known.identity.as_ref().map(|identity| Subject {
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+                email: identity.email.clone(),
+            }),
+            client_addr: meta.client_addr.map(|a| a.ip().to_string()),
+            device: known.device.clone(),
+            rule: known.rule.clone(),
+            certificate,
+            outcome: Some(outcome),
+            revocation: None,
+            enrolment: None,
+        }
+    }
+
+    /// Record a refusal, best effort: the caller gets its refusal whether
+    /// or not the record could be written (an unwritable log must not turn
+    /// a 401 into a 503, and the refusal issues nothing that needs a
+    /// record). Successes were recorded, durably, before they were returned.
+    async fn audit_refusal<T>(
+        &self,
+        meta: &RequestMeta,
+        kind: EventKind,
+        known: Known,
+        result: &Result<T, BrokerError>,
+    ) {
+        let Err(error) = result else { return };
+        let outcome = Outcome {
+            status: error.status.as_u16(),
+            error: Some(error.code.to_owned()),
+            reason: Some(error.description.clone()),
+        };
+        let write = Write::record(self.record(meta, kind, &known, None, outcome));
+        if let Err(e) = self.store.commit(write).await {
+            tracing::warn!(request_id = %meta.request_id, error = %e, "could not record a refusal in the audit log");
+        }
+    }
+}
+
+/// What a request has proven so far; a refusal records exactly this, so an
+/// identity is recorded only once its token verified.
+#[derive(Debug, Default)]
+struct Known {
+    identity: Option<Identity>,
+    /// Thumbprint of a DPoP key whose proof verified.
+    device: Option<String>,
+    rule: Option<String>,
+}
+
+fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
+    // A proof is acceptable for ±60 s around its iat, so remembering its
+    // jti a little longer than that is enough.
+    OnceValue {
+        kind: "dpop_jti",
+        value: proof.jti.clone(),
+        expires_at: proof.iat.max(now) + 2 * dpop::IAT_WINDOW_SECS,
+    }
+}
+
+/// A random non-zero 63-bit certificate serial.
+pub(crate) fn random_serial() -> u64 {
+    let mut bytes = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG failed");
+    (u64::from_be_bytes(bytes) >> 1).max(1)
+}
+
+fn map_idp_error(e: IdpError) -> BrokerError {
+    match e {
+        IdpError::Unreachable(..) | IdpError::BadMetadata(_) => {
+            BrokerError::unavailable(format!("cannot verify ID tokens right now: {e}"))
+        }
+        IdpError::Token(IdTokenError::Expired) => BrokerError::invalid_grant(
+            "the ID token has expired; zt refreshes it automatically, or run `zt login`",
+        ),
+        IdpError::Token(t) => BrokerError::invalid_grant(t.to_string()),
+    }
+}
+
+fn map_store_error(e: StoreError) -> BrokerError {
+    match e {
+        StoreError::Replayed("dpop_jti") => {
+            BrokerError::invalid_dpop(DpopError::Replayed.to_string())
+        }
+        StoreError::Replayed(what) => BrokerError::invalid_grant(format!(
+            "this {what} was already exchanged; each may be used once"
+        )),
+        StoreError::SerialTaken => BrokerError::internal("serial collision"),
+        StoreError::IdentityRevoked => BrokerError::denied(
+            "your access was revoked by an administrator; ask them to restore it",
+        ),
+        StoreError::TokenUnusable => BrokerError::invalid_token(
+            "the enrolment token is unknown, already used or expired; create a new one with `zt-broker host token create`",
+        ),
+        StoreError::Unavailable(_) => {
+            // Fail closed: without a durable audit record nothing leaves.
+            tracing::error!(error = %e, "store write failed; refusing to issue");
+            BrokerError::unavailable(
+                "the broker cannot record this request right now; nothing was issued. Try again shortly",
+            )
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Broker state: single-use ledgers (DPoP `jti`, exchanged ID tokens),
+//! issued certificate serials, revocations, host enrolment tokens and the
+//! audit chain.
+//!
+//! Every write that gates a response (a token or a certificate leaving the
+//! broker) is durable before the write call returns; callers answer only
+//! after that. SQLite is the embedded default; the trait is what a
+//! PostgreSQL store will implement for several replicas.
+
+pub mod audit_log;
+pub mod sqlite;
+mod sqlite_hosts;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use zt_core::audit::AuditRecord;
+use zt_core::revocation::{Revocation, RevocationList};
+
+/// A stored audit record with its chain position.
+pub type StoredRecord = zt_core::audit::Entry;
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A single-use value was seen before.
+    #[error("{0} was already used")]
+    Replayed(&'static str),
+    /// The random serial collided; the caller picks another and retries.
+    #[error("certificate serial already issued")]
+    SerialTaken,
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The write's identity was revoked by an admin.
+    #[error("this identity has been revoked")]
+    IdentityRevoked,
+    /// The enrolment token is unknown, already used or expired.
+    #[error("the enrolment token is unknown, used or expired")]
+    TokenUnusable,
+}
+
+/// A value that may be used once until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnceValue {
+    pub kind: &'static str,
+    pub value: String,
+    pub expires_at: u64,
+}
+
+/// One atomic, durable write: the single-use values it consumes, the
+/// certificate serial it claims (if any) and its audit record. Either all
+/// of it is committed or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub once: Vec<OnceValue>,
+    pub serial: Option<u64>,
+    pub audit: AuditRecord,
+    /// Refuse the whole write ([`StoreError::IdentityRevoked`]) when this
+    /// identity (IdP issuer, subject) is revoked. Checked inside the write's
+    /// transaction, so a revocation committed first always wins.
+    pub unless_revoked: Option<(String, String)>,
+    pub changes: Vec<Change>,
+}
+
+impl Write {
+    /// A write of just an audit record.
+    pub fn record(audit: AuditRecord) -> Self {
+        Write {
+            once: vec![],
+            serial: None,
+            audit,
+            unless_revoked: None,
+            changes: vec![],
+        }
+    }
+}
+
+/// State changes beyond the ledgers, applied in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Record a revocation (recording one twice changes nothing).
+    Revoke(Revocation),
+    AddEnrolmentToken(EnrolmentToken),
+    /// Use up an enrolment token; refused with [`StoreError::TokenUnusable`]
+    /// unless it exists, is unused and has not expired at `now`.
+    UseEnrolmentToken {
+        hash: String,
+        now: u64,
+    },
+}
+
+/// A host enrolment token as stored: only its SHA-256, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentToken {
+    /// Hex SHA-256 of the token text.
+    pub hash: String,
+    pub principals: Vec<String>,
+    pub expires_at: u64,
+    pub used: bool,
+}
+
+pub trait Store: Send + Sync {
+    /// Commit `write` durably, or fail without any of it taking effect.
+    fn commit(&self, write: Write) -> StoreFuture<'_, ()>;
+    /// Whether the store can take writes (for `/readyz`).
+    fn ping(&self) -> StoreFuture<'_, ()>;
+    /// Audit records in chain order, from `after_seq` (exclusive).
+    fn audit_records(&self, after_seq: u64, limit: u32) -> StoreFuture<'_, Vec<StoredRecord>>;
+    /// Everything revoked, with the serials of unexpired certificates
+    /// (at `now`) issued to revoked users.
+    fn revocations(&self, now: u64) -> StoreFuture<'_, RevocationList>;
+    /// The highest revocation number: cheap, and it changes whenever
+    /// [`revocations`](Self::revocations) would list something new.
+    fn revocation_version(&self) -> StoreFuture<'_, u64>;
+    /// The enrolment token with this hash, if one was ever created.
+    fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
+}

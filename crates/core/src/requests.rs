@@ -1,0 +1,36 @@
+//! The request bodies a client sends to the broker, built the one way `zt` builds them (the
+//! integration tests and the benches use these too, so they cannot drift from `zt`).
+
+use crate::ca::CaError;
+use crate::proto::{self, CertificateRequest};
+
+/// The RFC 8693 form that exchanges an IdP ID token for a broker token.
+pub fn exchange_form(id_token: &str) -> proto::TokenExchangeRequest {
+    proto::TokenExchangeRequest {
+        grant_type: proto::GRANT_TYPE_TOKEN_EXCHANGE.into(),
+        subject_token: id_token.into(),
+        subject_token_type: proto::TOKEN_TYPE_ID_TOKEN.into(),
+        audience: None,
+        requested_token_type: None,
+    }
+}
+
+/// A request to certify `ssh_key`, proving possession of it by signing over
+/// the `jti` of the DPoP proof the request travels with.
+pub fn certificate_request(
+    ssh_key: &ssh_key::PrivateKey,
+    dpop_jti: &str,
+) -> Result<CertificateRequest, CaError> {
+    let public_key = ssh_key
+        .public_key()
+        .to_openssh()
+        .map_err(CaError::Signing)?;
+    let message = crate::ca::possession_message(dpop_jti, &public_key);
+    let possession_proof = crate::ca::sign_possession(ssh_key, &message)?;
+    Ok(CertificateRequest {
+        public_key,
+        possession_proof,
+        principals: None,
+        ttl_secs: None,
+    })
+}

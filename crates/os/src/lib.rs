@@ -1,0 +1,9 @@
+//! zt-os: what both binaries need from the operating system, each in one place: the wall
+//! clock ([`clock`]), private files written atomically ([`files`]), core-dump and ptrace
+//! hygiene for processes that hold keys ([`hygiene`]), and the exit statuses the CLI contract
+//! promises ([`exit`]).
+
+pub mod clock;
+pub mod exit;
+pub mod files;
+pub mod hygiene;
