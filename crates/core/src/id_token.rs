@@ -317,5 +317,4 @@ fn key_algorithm_name(alg: KeyAlgorithm) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-#[path = "id_token_tests.rs"]
 mod tests;

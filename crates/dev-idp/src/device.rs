@@ -359,5 +359,4 @@ impl DeviceAuthorizations {
 }
 
 #[cfg(test)]
-#[path = "device_tests.rs"]
 mod tests;

@@ -307,5 +307,4 @@ impl Grants {
 }
 
 #[cfg(test)]
-#[path = "tokens_tests.rs"]
 mod tests;
