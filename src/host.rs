@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use ssh_key::{Certificate, PrivateKey};
 
+use crate::client::error::{BrokerRefusal, Error, Peer};
 use zt_core::proto::{self, HostCertificateRequest, HostCertificateResponse};
-use zt_os::exit::{Exit, Failure};
 
 /// Where `zt host` keeps what it writes on a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,12 +95,12 @@ pub async fn request_certificate(
     host_key: &PrivateKey,
     auth: HostAuth<'_>,
     principals: Option<Vec<String>>,
-) -> Result<HostCertificateResponse, Failure> {
+) -> Result<HostCertificateResponse, Error> {
     let endpoint = format!("{broker}{}", proto::HOST_CERTIFICATE_PATH);
     let public_key = host_key
         .public_key()
         .to_openssh()
-        .map_err(|e| Failure::unexpected(e.to_string()))?;
+        .map_err(|e| Error::internal(e.to_string()))?;
     let nonce = zt_core::jose::random_id();
     let issued_at = zt_os::clock::unix_now();
     let context = zt_core::ca::host_possession_context(&endpoint, &nonce, issued_at);
@@ -108,7 +108,7 @@ pub async fn request_certificate(
         host_key,
         &zt_core::ca::possession_message(&context, &public_key),
     )
-    .map_err(|e| Failure::unexpected(e.to_string()))?;
+    .map_err(|e| Error::internal(format!("cannot sign the possession proof: {e}")))?;
     let mut body = HostCertificateRequest {
         public_key,
         possession_proof: proof,
@@ -122,45 +122,23 @@ pub async fn request_certificate(
         HostAuth::Token(token) => request = request.bearer_auth(token),
         HostAuth::Certificate(cert) => body.certificate = Some(cert.to_owned()),
     }
-    let response = request.json(&body).send().await.map_err(|e| {
-        crate::client::http::unreachable("the broker", crate::client::http::error_chain(&e))
-    })?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| {
-        crate::client::http::unreachable("the broker", crate::client::http::error_chain(&e))
-    })?;
-    if !status.is_success() {
-        let body: Option<proto::ErrorBody> = serde_json::from_slice(&bytes).ok();
-        let text = body.map_or_else(
-            || format!("HTTP {status}"),
-            |b| {
-                format!(
-                    "{} ({})",
-                    crate::client::http::sanitize(&b.error_description),
-                    crate::client::http::sanitize(&b.error)
-                )
-            },
-        );
-        let exit = match status.as_u16() {
-            401 | 403 => Exit::Denied,
-            500.. => Exit::Unreachable,
-            _ => Exit::Unexpected,
-        };
-        return Err(Failure::new(exit, format!("the broker refused: {text}")));
-    }
-    let answer: HostCertificateResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| Failure::unexpected(format!("unexpected answer from the broker: {e}")))?;
+    let response = request
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+    let answer: HostCertificateResponse = crate::client::broker::read(response).await?;
     // Never install a certificate for another key.
     let cert = Certificate::from_openssh(answer.certificate.trim())
-        .map_err(|e| Failure::unexpected(format!("the broker sent a bad certificate: {e}")))?;
+        .map_err(|e| Error::Protocol(format!("the broker sent a bad certificate: {e}")))?;
     if cert.public_key() != host_key.public_key().key_data() || !cert.cert_type().is_host() {
-        return Err(Failure::unexpected(
-            "the broker sent a certificate that is not a host certificate for this key",
+        return Err(Error::Protocol(
+            "the broker sent a certificate that is not a host certificate for this key".into(),
         ));
     }
     for ca in &answer.user_ca_keys {
         crate::client::broker::ca_key(ca)
-            .map_err(|e| Failure::unexpected(format!("the broker sent a bad user CA key: {e}")))?;
+            .map_err(|e| Error::Protocol(format!("the broker sent a bad user CA key: {e}")))?;
     }
     Ok(answer)
 }
@@ -170,15 +148,16 @@ pub async fn fetch_krl(
     http: &reqwest::Client,
     broker: &str,
     etag: Option<&str>,
-) -> Result<Option<(Vec<u8>, Option<String>)>, Failure> {
+) -> Result<Option<(Vec<u8>, Option<String>)>, Error> {
     let url = format!("{broker}{}", proto::KRL_PATH);
     let mut request = http.get(&url);
     if let Some(etag) = etag {
         request = request.header(reqwest::header::IF_NONE_MATCH, etag);
     }
-    let response = request.send().await.map_err(|e| {
-        crate::client::http::unreachable("the broker", crate::client::http::error_chain(&e))
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_MODIFIED {
         return Ok(None);
@@ -189,18 +168,16 @@ pub async fn fetch_krl(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_owned);
-    let bytes = response.bytes().await.map_err(|e| {
-        crate::client::http::unreachable("the broker", crate::client::http::error_chain(&e))
-    })?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
     if !status.is_success() {
-        return Err(Failure::new(
-            Exit::Unreachable,
-            format!("the broker answered HTTP {status} for the KRL"),
-        ));
+        return Err(BrokerRefusal::from_answer(status.as_u16(), &bytes).into());
     }
     if !looks_like_krl(&bytes) {
-        return Err(Failure::unexpected(
-            "the broker's answer is not a KRL; RevokedKeys left unchanged",
+        return Err(Error::Protocol(
+            "the broker's answer is not a KRL; RevokedKeys left unchanged".into(),
         ));
     }
     Ok(Some((bytes.to_vec(), etag)))

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use ssh_key::{Certificate, PrivateKey};
 
+use super::failure::host_failure;
+use crate::client::error::Error;
 use crate::host::{self as target, HostAuth, HostPaths, HostState};
 use zt_os::exit::{Exit, Failure};
 use zt_os::files;
@@ -177,13 +179,15 @@ fn enroll(args: EnrollArgs) -> Result<(), Failure> {
     let host_key = load_host_key(&args.host_key)?;
     let http = crate::client::http::client()?;
     let runtime = super::runtime()?;
-    let answer = runtime.block_on(target::request_certificate(
-        &http,
-        &broker,
-        &host_key,
-        HostAuth::Token(&token),
-        args.principals.clone(),
-    ))?;
+    let answer = runtime
+        .block_on(target::request_certificate(
+            &http,
+            &broker,
+            &host_key,
+            HostAuth::Token(&token),
+            args.principals.clone(),
+        ))
+        .map_err(host_failure)?;
     make_dir(&paths.dir)?;
     make_dir(&paths.principals_dir())?;
     let cert_path = target::certificate_path(&args.host_key);
@@ -245,13 +249,15 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
     }
     let host_key = load_host_key(&state.host_key)?;
     let http = crate::client::http::client()?;
-    let answer = super::runtime()?.block_on(target::request_certificate(
-        &http,
-        &state.broker,
-        &host_key,
-        HostAuth::Certificate(text.trim()),
-        None,
-    ))?;
+    let answer = super::runtime()?
+        .block_on(target::request_certificate(
+            &http,
+            &state.broker,
+            &host_key,
+            HostAuth::Certificate(text.trim()),
+            None,
+        ))
+        .map_err(host_failure)?;
     write(
         &cert_path,
         format!("{}\n", answer.certificate.trim()).as_bytes(),
@@ -287,11 +293,20 @@ fn sync(
     } else {
         None
     };
-    let fetched = runtime.block_on(target::fetch_krl(
-        http,
-        broker,
-        etag.as_deref().map(str::trim),
-    ))?;
+    let fetched = runtime
+        .block_on(target::fetch_krl(
+            http,
+            broker,
+            etag.as_deref().map(str::trim),
+        ))
+        .map_err(|e| match e {
+            // Any error answer for the KRL leaves RevokedKeys as it was; the timer tries again.
+            Error::Broker(refusal) => Failure::new(
+                Exit::Unreachable,
+                format!("the broker answered {} for the KRL", refusal.describe()),
+            ),
+            other => other.into(),
+        })?;
     let Some((bytes, etag)) = fetched else {
         eprintln!("KRL unchanged.");
         return Ok(());

@@ -155,5 +155,5 @@ async fn wait_for_approval(
     };
     let result = idp.finish_device_flow(prompt, sleep).await;
     spinner.finish_and_clear();
-    result
+    Ok(result?)
 }

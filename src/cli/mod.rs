@@ -3,6 +3,7 @@
 //! subcommand, each with its `Args` and `run`.
 
 pub mod completions;
+pub mod failure;
 pub mod forward;
 pub mod host;
 pub mod login;
@@ -83,7 +84,9 @@ impl Ctx {
         })
     }
 
-    pub fn secrets(&self) -> Result<crate::client::credentials::Secrets, Failure> {
+    pub fn secrets(
+        &self,
+    ) -> Result<crate::client::credentials::Secrets, crate::client::error::Error> {
         crate::client::credentials::Secrets::open(&self.paths.state_dir, &self.profile)
     }
 }

@@ -58,7 +58,7 @@ fn check(ctx: &Ctx) -> Result<(), Failure> {
     let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {
         ctx.secrets()
     })
-    .map_err(|f| f.hint("run `zt login`, then connect again"))?;
+    .map_err(|e| Failure::from(e).hint("run `zt login`, then connect again"))?;
     let in_agent = session.certificate.as_ref().is_some_and(|c| c.in_agent);
     if !identity_links::current(&ctx.paths, in_agent) {
         identity_links::update(&ctx.paths, in_agent)?;

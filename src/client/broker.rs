@@ -1,15 +1,13 @@
 //! Talking to zt-broker: discovery, token exchange and certificate
 //! requests, each POST with a fresh DPoP proof from the device key.
 
-use reqwest::StatusCode;
-
+use super::error::{BrokerRefusal, Error, Peer};
 use super::http::sanitize;
 use zt_core::dpop;
 use zt_core::jose::SigningKey;
-use zt_core::proto::{self, BrokerConfiguration, CertificateResponse, ErrorBody};
+use zt_core::proto::{self, BrokerConfiguration, CertificateResponse};
 use zt_core::requests::{certificate_request, exchange_form};
 use zt_os::clock::unix_now;
-use zt_os::exit::{Exit, Failure};
 
 pub struct BrokerClient {
     http: reqwest::Client,
@@ -17,7 +15,7 @@ pub struct BrokerClient {
 }
 
 impl BrokerClient {
-    pub fn new(http: reqwest::Client, broker_url: &str) -> Result<Self, Failure> {
+    pub fn new(http: reqwest::Client, broker_url: &str) -> Result<Self, Error> {
         super::http::check_url("broker URL", broker_url)?;
         Ok(BrokerClient {
             http,
@@ -25,23 +23,27 @@ impl BrokerClient {
         })
     }
 
-    pub async fn configuration(&self) -> Result<BrokerConfiguration, Failure> {
+    pub async fn configuration(&self) -> Result<BrokerConfiguration, Error> {
         let url = format!("{}{}", self.base, proto::WELL_KNOWN_PATH);
-        let response =
-            self.http.get(&url).send().await.map_err(|e| {
-                super::http::unreachable("the broker", super::http::error_chain(&e))
-            })?;
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         let config: BrokerConfiguration = read(response).await?;
         if config.api_version != proto::API_VERSION {
-            return Err(Failure::config(format!(
-                "the broker speaks API version {}, this zt speaks {}",
-                config.api_version,
-                proto::API_VERSION
-            ))
-            .hint("upgrade zt or the broker so they match"));
+            return Err(Error::config_with_hint(
+                format!(
+                    "the broker speaks API version {}, this zt speaks {}",
+                    config.api_version,
+                    proto::API_VERSION
+                ),
+                "upgrade zt or the broker so they match",
+            ));
         }
         if config.broker != self.base {
-            return Err(Failure::config(format!(
+            return Err(Error::config(format!(
                 "the broker at {} calls itself {}; use that URL with --broker",
                 sanitize(&self.base),
                 sanitize(&config.broker)
@@ -57,10 +59,10 @@ impl BrokerClient {
         config: &BrokerConfiguration,
         device: &SigningKey,
         id_token: &str,
-    ) -> Result<String, Failure> {
+    ) -> Result<String, Error> {
         let (proof, _) =
             dpop::create_proof(device, "POST", &config.token_endpoint, unix_now(), None)
-                .map_err(|e| Failure::unexpected(e.to_string()))?;
+                .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
         let form = exchange_form(id_token);
         let response = self
             .http
@@ -69,7 +71,7 @@ impl BrokerClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
+            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         let token: proto::TokenExchangeResponse = read(response).await?;
         Ok(token.access_token)
     }
@@ -81,12 +83,12 @@ impl BrokerClient {
         device: &SigningKey,
         access_token: &str,
         ssh_key: &ssh_key::PrivateKey,
-    ) -> Result<CertificateResponse, Failure> {
+    ) -> Result<CertificateResponse, Error> {
         let url = &config.certificate_endpoint;
         let (proof, jti) = dpop::create_proof(device, "POST", url, unix_now(), Some(access_token))
-            .map_err(|e| Failure::unexpected(e.to_string()))?;
-        let body =
-            certificate_request(ssh_key, &jti).map_err(|e| Failure::unexpected(e.to_string()))?;
+            .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
+        let body = certificate_request(ssh_key, &jti)
+            .map_err(|e| Error::internal(format!("cannot prove possession of the SSH key: {e}")))?;
         let response = self
             .http
             .post(url)
@@ -95,7 +97,7 @@ impl BrokerClient {
             .json(&body)
             .send()
             .await
-            .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
+            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         read(response).await
     }
 }
@@ -104,13 +106,15 @@ impl BrokerClient {
 /// endpoints must be on the broker's own origin (tokens are sent there),
 /// the IdP must be HTTPS (loopback excepted), and the CA keys must be plain
 /// OpenSSH public keys (they become `@cert-authority` lines).
-pub fn check_configuration(base: &str, config: &BrokerConfiguration) -> Result<(), Failure> {
+pub fn check_configuration(base: &str, config: &BrokerConfiguration) -> Result<(), Error> {
     let bad = |what: &str| {
-        Failure::config(format!(
-            "the broker at {} sent an unusable configuration: {what}",
-            sanitize(base)
-        ))
-        .hint("the broker may be misconfigured, or something between you and it is interfering")
+        Error::config_with_hint(
+            format!(
+                "the broker at {} sent an unusable configuration: {what}",
+                sanitize(base)
+            ),
+            "the broker may be misconfigured, or something between you and it is interfering",
+        )
     };
     let prefix = format!("{base}/");
     for (name, url) in [
@@ -149,54 +153,22 @@ pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
     key.to_openssh()
 }
 
-/// Decode a broker response, mapping its errors to exit codes.
-async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, Failure> {
+/// Decode a broker response; an error answer keeps its code as data.
+pub(crate) async fn read<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+) -> Result<T, Error> {
     let status = response.status();
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| super::http::unreachable("the broker", super::http::error_chain(&e)))?;
-    if status.is_success() {
-        return serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::unexpected(format!(
-                "the broker sent a response zt does not understand: {e}"
-            ))
-        });
+        .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+    if !status.is_success() {
+        return Err(BrokerRefusal::from_answer(status.as_u16(), &bytes).into());
     }
-    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-    let description = body
-        .map(|b| {
-            format!(
-                "{} ({})",
-                sanitize(&b.error_description),
-                sanitize(&b.error)
-            )
-        })
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    Err(match status {
-        StatusCode::FORBIDDEN => Failure::new(
-            Exit::Denied,
-            format!("the broker denied the request: {description}"),
-        ),
-        StatusCode::UNAUTHORIZED => {
-            Failure::login_required(format!("the broker refused the credentials: {description}"))
-        }
-        StatusCode::TOO_MANY_REQUESTS => Failure::new(
-            Exit::Unreachable,
-            format!("the broker is limiting requests: {description}"),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
-            Failure::new(
-                Exit::Unreachable,
-                format!("the broker is unavailable: {description}"),
-            )
-        }
-        StatusCode::BAD_REQUEST if description.contains("invalid_grant") => {
-            Failure::login_required(format!(
-                "the broker refused the identity token: {description}"
-            ))
-        }
-        _ => Failure::unexpected(format!("the broker answered {status}: {description}")),
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Protocol(format!(
+            "the broker sent a response zt does not understand: {e}"
+        ))
     })
 }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use zt_os::exit::Failure;
+use super::error::Error;
 use zt_os::files;
 
 pub const REFRESH_TOKEN: &str = "refresh-token";
@@ -20,7 +20,7 @@ pub enum Secrets {
 
 impl Secrets {
     /// Pick a backend for the profile whose state lives in `state_dir`.
-    pub fn open(state_dir: &Path, profile: &str) -> Result<Self, Failure> {
+    pub fn open(state_dir: &Path, profile: &str) -> Result<Self, Error> {
         // The keyring is shared by every zt state directory of this user
         // (tests, several HOMEs); the service name keeps them apart.
         let digest = zt_core::jose::sha256_b64(state_dir.to_string_lossy().as_bytes());
@@ -33,7 +33,7 @@ impl Secrets {
             "file" => return Ok(file),
             "keyring" => {
                 keyring_ready().map_err(|e| {
-                    Failure::config(format!(
+                    Error::config(format!(
                         "ZT_CREDENTIAL_STORE=keyring, but no keyring works: {e}"
                     ))
                 })?;
@@ -41,7 +41,7 @@ impl Secrets {
             }
             "" => {}
             other => {
-                return Err(Failure::config(format!(
+                return Err(Error::config(format!(
                     "ZT_CREDENTIAL_STORE={other:?}: use keyring or file"
                 )));
             }
@@ -69,12 +69,12 @@ impl Secrets {
         }
     }
 
-    pub fn get(&self, name: &str) -> Result<Option<String>, Failure> {
+    pub fn get(&self, name: &str) -> Result<Option<String>, Error> {
         match self {
             Secrets::Keyring { service } => match entry(service, name)?.get_password() {
                 Ok(v) => Ok(Some(v)),
                 Err(keyring_core::Error::NoEntry) => Ok(None),
-                Err(e) => Err(Failure::unexpected(format!("keyring read failed: {e}"))),
+                Err(e) => Err(keyring_error("read", e)),
             },
             Secrets::File { dir } => {
                 let bytes = files::read_secret(&dir.join(name))?;
@@ -83,29 +83,35 @@ impl Secrets {
         }
     }
 
-    pub fn set(&self, name: &str, value: &str) -> Result<(), Failure> {
+    pub fn set(&self, name: &str, value: &str) -> Result<(), Error> {
         match self {
             Secrets::Keyring { service } => entry(service, name)?
                 .set_password(value)
-                .map_err(|e| Failure::unexpected(format!("keyring write failed: {e}"))),
+                .map_err(|e| keyring_error("write", e)),
             Secrets::File { dir } => Ok(files::write_private(&dir.join(name), value.as_bytes())?),
         }
     }
 
-    pub fn delete(&self, name: &str) -> Result<(), Failure> {
+    pub fn delete(&self, name: &str) -> Result<(), Error> {
         match self {
             Secrets::Keyring { service } => match entry(service, name)?.delete_credential() {
                 Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-                Err(e) => Err(Failure::unexpected(format!("keyring delete failed: {e}"))),
+                Err(e) => Err(keyring_error("delete", e)),
             },
             Secrets::File { dir } => Ok(files::remove(&dir.join(name))?),
         }
     }
 }
 
-fn entry(service: &str, name: &str) -> Result<keyring_core::Entry, Failure> {
-    keyring_core::Entry::new(service, name)
-        .map_err(|e| Failure::unexpected(format!("keyring: {e}")))
+fn entry(service: &str, name: &str) -> Result<keyring_core::Entry, Error> {
+    keyring_core::Entry::new(service, name).map_err(|e| keyring_error("entry", e))
+}
+
+fn keyring_error(operation: &'static str, e: keyring_core::Error) -> Error {
+    Error::Keyring {
+        operation,
+        reason: e.to_string(),
+    }
 }
 
 /// Install the platform store once and prove it can round-trip a value.

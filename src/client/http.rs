@@ -5,14 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use zt_os::exit::{Exit, Failure};
+use super::error::Error;
 
 /// HTTPS, or HTTP on loopback (development); nothing else.
-pub fn check_url(what: &str, text: &str) -> Result<url::Url, Failure> {
-    zt_core::urls::https_or_loopback(what, text).map_err(|e| Failure::config(e.to_string()))
+pub fn check_url(what: &str, text: &str) -> Result<url::Url, Error> {
+    zt_core::urls::https_or_loopback(what, text).map_err(|e| Error::config(e.to_string()))
 }
 
-pub fn client() -> Result<reqwest::Client, Failure> {
+pub fn client() -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         // A redirect could send tokens to another host; OAuth endpoints
         // never need one.
@@ -21,22 +21,35 @@ pub fn client() -> Result<reqwest::Client, Failure> {
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("zt/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Failure::unexpected(format!("cannot build the HTTP client: {e}")))
+        .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))
 }
 
-pub fn unreachable(what: &str, e: impl std::fmt::Display) -> Failure {
-    let message = format!("{what} is unreachable: {e}");
-    let hint = if message.contains("certificate") {
-        "its TLS certificate does not verify; if it comes from a private CA, set SSL_CERT_FILE to that CA's PEM bundle"
-    } else {
-        "check the network and the URL; `zt status` shows the configured broker"
-    };
-    Failure::new(Exit::Unreachable, message).hint(hint)
+/// Whether `e` failed because a peer's TLS certificate did not verify: a rustls
+/// certificate error somewhere in its source chain (inside an `io::Error`, where
+/// hyper-rustls puts it).
+pub fn is_untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(error) = next {
+        let rustls = error.downcast_ref::<rustls::Error>().or_else(|| {
+            error
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if matches!(
+            rustls,
+            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+        ) {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// `e` and its sources, one after the other (reqwest hides the cause of a
 /// failed request, such as a certificate that does not verify, in them).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

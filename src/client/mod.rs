@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod broker;
 pub mod credentials;
+pub mod error;
 pub mod http;
 pub mod identity_links;
 pub mod oidc;

@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreDeviceAuthorizationResponse, CoreErrorResponseType, CoreGrantType, CoreJsonWebKey,
+    CoreDeviceAuthorizationResponse, CoreGrantType, CoreJsonWebKey,
     CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
     CoreResponseType, CoreSubjectIdentifierType, CoreTokenResponse,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, ClientId, DeviceAuthorizationUrl, DeviceCodeErrorResponseType,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
-    ProviderMetadata, RefreshToken, RequestTokenError, RevocationUrl, Scope, TokenResponse,
+    AdditionalProviderMetadata, ClientId, DeviceAuthorizationUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, ProviderMetadata, RefreshToken,
+    RequestTokenError, RevocationUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
-use super::http::{OidcHttp, error_chain};
-use zt_os::exit::{Exit, Failure};
+use super::error::{Error, IdpOperation, IdpRefusal, OAuthError, Peer};
+use super::http::{OidcHttp, sanitize};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExtraMetadata {
@@ -92,24 +92,24 @@ pub struct Tokens {
     pub groups: Vec<String>,
 }
 
-fn idp_unreachable(e: impl std::fmt::Display) -> Failure {
-    super::http::unreachable("the identity provider", e)
-}
-
 impl Idp {
     pub async fn discover(
         http: reqwest::Client,
         issuer: &str,
         client_id: &str,
-    ) -> Result<Self, Failure> {
+    ) -> Result<Self, Error> {
         super::http::check_url("identity provider issuer", issuer)?;
         let http = OidcHttp(http);
         let issuer_url = IssuerUrl::new(issuer.to_owned())
-            .map_err(|e| Failure::config(format!("issuer URL: {e}")))?;
+            .map_err(|e| Error::config(format!("issuer URL: {e}")))?;
         let metadata = Metadata::discover_async(issuer_url, &http)
             .await
             .map_err(|e| {
-                idp_unreachable(format!("discovery of {issuer} failed: {}", error_chain(&e)))
+                let mut error = Error::unreachable(Peer::IdentityProvider, &e);
+                if let Error::Unreachable { detail, .. } = &mut error {
+                    *detail = format!("discovery of {} failed: {detail}", sanitize(issuer));
+                }
+                error
             })?;
         let extra = metadata.additional_metadata().clone();
         let client =
@@ -124,7 +124,7 @@ impl Idp {
         })
     }
 
-    pub async fn start_device_flow(&self, scopes: &[String]) -> Result<DevicePrompt, Failure> {
+    pub async fn start_device_flow(&self, scopes: &[String]) -> Result<DevicePrompt, Error> {
         let mut request = self.client.exchange_device_code();
         for scope in scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
@@ -132,7 +132,7 @@ impl Idp {
         let response: CoreDeviceAuthorizationResponse = request
             .request_async(&self.http)
             .await
-            .map_err(|e| grant_failure("device authorization", e))?;
+            .map_err(|e| grant_error(IdpOperation::DeviceAuthorization, e))?;
         Ok(DevicePrompt { response })
     }
 
@@ -143,7 +143,7 @@ impl Idp {
         &self,
         prompt: &DevicePrompt,
         sleep: S,
-    ) -> Result<Tokens, Failure>
+    ) -> Result<Tokens, Error>
     where
         S: Fn(Duration) -> F,
         F: Future<Output = ()>,
@@ -151,43 +151,22 @@ impl Idp {
         let token = self
             .client
             .exchange_device_access_token(&prompt.response)
-            .map_err(|e| Failure::config(format!("device flow: {e}")))?
+            .map_err(|e| Error::config(format!("device flow: {e}")))?
             .request_async(&self.http, sleep, None)
             .await
-            .map_err(|e| match &e {
-                RequestTokenError::ServerResponse(r) => match r.error() {
-                    DeviceCodeErrorResponseType::AccessDenied => Failure::new(
-                        Exit::Denied,
-                        "the sign-in was denied at the identity provider",
-                    ),
-                    DeviceCodeErrorResponseType::ExpiredToken => Failure::login_required(
-                        "the device code expired before the sign-in was approved",
-                    ),
-                    _ => grant_failure("device token", e),
-                },
-                _ => grant_failure("device token", e),
-            })?;
+            .map_err(|e| grant_error(IdpOperation::DeviceToken, e))?;
         self.verify(&token)
     }
 
     /// Trade the refresh token for fresh tokens (rotated if the IdP rotates).
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, Failure> {
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, Error> {
         let token = self
             .client
             .exchange_refresh_token(&RefreshToken::new(refresh_token.to_owned()))
-            .map_err(|e| Failure::config(format!("refresh: {e}")))?
+            .map_err(|e| Error::config(format!("refresh: {e}")))?
             .request_async(&self.http)
             .await
-            .map_err(|e| match &e {
-                RequestTokenError::ServerResponse(r)
-                    if *r.error() == CoreErrorResponseType::InvalidGrant =>
-                {
-                    Failure::login_required(
-                        "the identity provider no longer accepts the saved session",
-                    )
-                }
-                _ => grant_failure("refresh", e),
-            })?;
+            .map_err(|e| grant_error(IdpOperation::Refresh, e))?;
         let mut tokens = self.verify(&token)?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.to_owned());
@@ -196,7 +175,7 @@ impl Idp {
     }
 
     /// Revoke the refresh token (RFC 7009), if the IdP offers revocation.
-    pub async fn revoke(&self, refresh_token: &str) -> Result<bool, Failure> {
+    pub async fn revoke(&self, refresh_token: &str) -> Result<bool, Error> {
         let Some(url) = &self.revocation else {
             return Ok(false);
         };
@@ -213,20 +192,22 @@ impl Idp {
             .form(&form)
             .send()
             .await
-            .map_err(idp_unreachable)?;
+            .map_err(|e| Error::unreachable(Peer::IdentityProvider, &e))?;
         if !response.status().is_success() {
-            return Err(idp_unreachable(format!(
-                "revocation answered {}",
-                response.status()
-            )));
+            return Err(Error::Unreachable {
+                peer: Peer::IdentityProvider,
+                detail: format!("revocation answered {}", response.status()),
+                untrusted_certificate: false,
+            });
         }
         Ok(true)
     }
 
-    fn verify(&self, token: &CoreTokenResponse) -> Result<Tokens, Failure> {
+    fn verify(&self, token: &CoreTokenResponse) -> Result<Tokens, Error> {
         let id_token = token.id_token().ok_or_else(|| {
-            Failure::unexpected(
-                "the identity provider returned no ID token (is the `openid` scope allowed?)",
+            Error::Protocol(
+                "the identity provider returned no ID token (is the `openid` scope allowed?)"
+                    .into(),
             )
         })?;
         // The device grant carries no nonce (RFC 8628 has no front channel);
@@ -234,11 +215,9 @@ impl Idp {
         let no_nonce = |_: Option<&Nonce>| Ok(());
         let claims = id_token
             .claims(&self.client.id_token_verifier(), no_nonce)
-            .map_err(|e| {
-                Failure::new(
-                    Exit::Denied,
-                    format!("the ID token from {} does not verify: {e}", self.issuer),
-                )
+            .map_err(|e| Error::IdTokenRejected {
+                issuer: sanitize(&self.issuer),
+                reason: sanitize(&e.to_string()),
             })?;
         let verified_email = claims.email_verified().unwrap_or(false);
         let groups = groups_claim(&id_token.to_string());
@@ -266,19 +245,26 @@ fn groups_claim(id_token: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn grant_failure<RE, T>(what: &str, e: RequestTokenError<RE, T>) -> Failure
+/// A failed grant request: the IdP's OAuth error code as data, or the network failure.
+fn grant_error<RE, T>(operation: IdpOperation, e: RequestTokenError<RE, T>) -> Error
 where
     RE: std::error::Error + 'static,
     T: openidconnect::ErrorResponse + 'static,
 {
     match e {
-        RequestTokenError::Request(inner) => {
-            idp_unreachable(format!("{what}: {}", error_chain(&inner)))
+        RequestTokenError::Request(inner) => Error::unreachable(Peer::IdentityProvider, &inner),
+        RequestTokenError::ServerResponse(r) => {
+            // Every standard error response serialises to `{"error": ..., ...}`; reading the
+            // code from there works for the device grant's and the token endpoint's types.
+            let body = serde_json::to_value(&r).unwrap_or_default();
+            let text = |name: &str| body.get(name).and_then(|v| v.as_str()).map(sanitize);
+            IdpRefusal {
+                operation,
+                code: OAuthError::parse(&text("error").unwrap_or_default()),
+                description: text("error_description"),
+            }
+            .into()
         }
-        RequestTokenError::ServerResponse(r) => Failure::unexpected(format!(
-            "{what} failed at the identity provider: {}",
-            super::http::sanitize(&r.to_string())
-        )),
-        other => Failure::unexpected(format!("{what}: {}", error_chain(&other))),
+        other => Error::Protocol(format!("{operation}: {}", super::http::error_chain(&other))),
     }
 }

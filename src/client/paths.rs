@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use etcetera::BaseStrategy;
 
-use zt_os::exit::Failure;
+use super::error::Error;
 
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -17,7 +17,7 @@ pub struct Paths {
 }
 
 /// A profile name: 1–64 of `[A-Za-z0-9_-]`, so it can never escape a directory.
-pub fn check_profile(name: &str) -> Result<(), Failure> {
+pub fn check_profile(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -26,18 +26,15 @@ pub fn check_profile(name: &str) -> Result<(), Failure> {
     if ok {
         Ok(())
     } else {
-        Err(Failure::new(
-            zt_os::exit::Exit::Usage,
-            format!("profile name {name:?} must be 1-64 letters, digits, '-' or '_'"),
-        ))
+        Err(Error::InvalidProfile(name.to_owned()))
     }
 }
 
 impl Paths {
-    pub fn for_profile(profile: &str) -> Result<Self, Failure> {
+    pub fn for_profile(profile: &str) -> Result<Self, Error> {
         check_profile(profile)?;
         let base = etcetera::choose_base_strategy()
-            .map_err(|e| Failure::config(format!("cannot find the home directory: {e}")))?;
+            .map_err(|e| Error::config(format!("cannot find the home directory: {e}")))?;
         let state_root = base
             .state_dir()
             .unwrap_or_else(|| base.data_dir())

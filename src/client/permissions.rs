@@ -4,9 +4,9 @@
 
 use ssh_key::Certificate;
 
+use super::error::Error;
 use super::paths::Paths;
 use super::ssh_args::Forwarding;
-use zt_os::exit::{Exit, Failure};
 
 pub const AGENT_FORWARDING: &str = "permit-agent-forwarding";
 pub const PORT_FORWARDING: &str = "permit-port-forwarding";
@@ -25,7 +25,7 @@ pub fn missing(cert: &Certificate, wanted: Forwarding) -> Vec<&'static str> {
 }
 
 /// Refuse (exit 4) when the profile's certificate does not grant `wanted`.
-pub fn require(paths: &Paths, rule: &str, wanted: Forwarding) -> Result<(), Failure> {
+pub fn require(paths: &Paths, rule: &str, wanted: Forwarding) -> Result<(), Error> {
     if wanted == Forwarding::default() {
         return Ok(());
     }
@@ -33,7 +33,9 @@ pub fn require(paths: &Paths, rule: &str, wanted: Forwarding) -> Result<(), Fail
     let cert = std::fs::read_to_string(&path)
         .ok()
         .and_then(|t| Certificate::from_openssh(t.trim()).ok())
-        .ok_or_else(|| Failure::unexpected(format!("cannot read {}", path.display())))?;
+        .ok_or_else(|| {
+            Error::NotLoggedIn(format!("cannot read the certificate {}", path.display()))
+        })?;
     let missing = missing(&cert, wanted);
     let Some(first) = missing.first() else {
         return Ok(());
@@ -43,19 +45,9 @@ pub fn require(paths: &Paths, rule: &str, wanted: Forwarding) -> Result<(), Fail
     } else {
         "port forwarding (-L, -R, -D, -W)"
     };
-    Err(Failure::new(
-        Exit::Denied,
-        format!(
-            "{what} is not allowed: your certificate (policy rule {rule:?}) does not grant {}",
-            missing.join(", ")
-        ),
-    )
-    .hint(format!(
-        "ask an admin to add {} to the extensions of rule {rule:?}, or connect without it",
-        missing
-            .iter()
-            .map(|m| format!("\"{m}\""))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    )))
+    Err(Error::NotGranted {
+        what,
+        rule: rule.to_owned(),
+        missing,
+    })
 }

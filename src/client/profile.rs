@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use zt_os::exit::Failure;
+use super::error::Error;
 use zt_os::files;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,17 +22,18 @@ pub struct Profile {
 }
 
 impl ClientConfig {
-    pub fn load(path: &Path) -> Result<Self, Failure> {
+    pub fn load(path: &Path) -> Result<Self, Error> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| Failure::config(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ClientConfig::default()),
-            Err(e) => Err(Failure::config(format!("{}: {e}", path.display()))),
+            Err(e) => Err(Error::config(format!("{}: {e}", path.display()))),
         }
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), Failure> {
-        let text = toml::to_string_pretty(self).map_err(|e| Failure::unexpected(e.to_string()))?;
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
         Ok(files::write_private(path, text.as_bytes())?)
     }
 }

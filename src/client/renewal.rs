@@ -7,19 +7,19 @@
 use std::fs::OpenOptions;
 
 use super::credentials::Secrets;
+use super::error::Error;
 use super::paths::Paths;
 use super::session::{self, Session};
 use zt_os::clock::unix_now;
-use zt_os::exit::Failure;
 
 /// The session, with a certificate usable for `margin` more seconds.
 pub fn ensure_certificate(
     paths: &Paths,
     profile: &str,
     margin: u64,
-    secrets: impl FnOnce() -> Result<Secrets, Failure>,
-) -> Result<Session, Failure> {
-    let not_logged_in = || Failure::login_required(format!("profile {profile:?} is not logged in"));
+    secrets: impl FnOnce() -> Result<Secrets, Error>,
+) -> Result<Session, Error> {
+    let not_logged_in = || Error::NotLoggedIn(format!("profile {profile:?} is not logged in"));
     let session = Session::load(paths)?.ok_or_else(not_logged_in)?;
     if session
         .usable_certificate(paths, unix_now(), margin)
@@ -42,7 +42,7 @@ pub fn ensure_certificate(
 }
 
 /// An exclusive lock on the profile's `renew.lock`, released on drop.
-fn lock(paths: &Paths) -> Result<std::fs::File, Failure> {
+fn lock(paths: &Paths) -> Result<std::fs::File, Error> {
     zt_os::files::private_dir(&paths.state_dir)?;
     let path = paths.renew_lock_file();
     let mut options = OpenOptions::new();
@@ -51,9 +51,9 @@ fn lock(paths: &Paths) -> Result<std::fs::File, Failure> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options
         .open(&path)
-        .map_err(|e| Failure::unexpected(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
     exclusive(&file)
-        .map_err(|e| Failure::unexpected(format!("cannot lock {}: {e}", path.display())))?;
+        .map_err(|e| Error::internal(format!("cannot lock {}: {e}", path.display())))?;
     Ok(file)
 }
 
@@ -70,9 +70,9 @@ fn exclusive(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::unexpected(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::internal(format!("cannot start the async runtime: {e}")))
 }

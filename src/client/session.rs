@@ -10,12 +10,12 @@ use ssh_key::{Algorithm, Certificate, LineEnding, PrivateKey};
 
 use super::broker::BrokerClient;
 use super::credentials::{DEVICE_KEY, REFRESH_TOKEN, Secrets};
+use super::error::Error;
 use super::oidc::{Idp, Tokens};
 use super::paths::Paths;
 use zt_core::jose::{self, SigningKey};
-use zt_core::proto::BrokerConfiguration;
+use zt_core::proto::{BrokerConfiguration, ErrorCode};
 use zt_os::clock::unix_now;
-use zt_os::exit::Failure;
 use zt_os::files;
 
 /// `zt ssh` renews when less than this is left on the certificate.
@@ -50,21 +50,20 @@ pub struct CertificateInfo {
 }
 
 impl Session {
-    pub fn load(paths: &Paths) -> Result<Option<Self>, Failure> {
+    pub fn load(paths: &Paths) -> Result<Option<Self>, Error> {
         let Some(bytes) = files::read_secret(&paths.session_file())? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Failure::config(format!(
-                "{} is damaged ({e}); run `zt logout` then `zt login`",
-                paths.session_file().display()
-            ))
+            Error::config_with_hint(
+                format!("{} is damaged ({e})", paths.session_file().display()),
+                "run `zt logout` then `zt login`",
+            )
         })
     }
 
-    pub fn save(&self, paths: &Paths) -> Result<(), Failure> {
-        let text =
-            serde_json::to_vec_pretty(self).map_err(|e| Failure::unexpected(e.to_string()))?;
+    pub fn save(&self, paths: &Paths) -> Result<(), Error> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
         Ok(files::write_private(&paths.session_file(), &text)?)
     }
 
@@ -112,7 +111,7 @@ pub fn tidy(paths: &Paths, now: u64) {
 
 /// The device key that DPoP proofs are signed with: created once per
 /// profile, kept in the credential store.
-pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
+pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Error> {
     if let Some(text) = secrets.get(DEVICE_KEY)? {
         if let Some(key) =
             jose::b64_decode(text.trim()).and_then(|der| SigningKey::from_pkcs8(&der).ok())
@@ -121,7 +120,8 @@ pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Failure> {
         }
         eprintln!("zt: the stored device key is unreadable; creating a new one");
     }
-    let key = SigningKey::generate().map_err(|e| Failure::unexpected(e.to_string()))?;
+    let key = SigningKey::generate()
+        .map_err(|e| Error::internal(format!("cannot generate a device key: {e}")))?;
     secrets.set(DEVICE_KEY, &jose::b64(key.pkcs8()))?;
     Ok(key)
 }
@@ -135,16 +135,15 @@ pub async fn obtain_certificate(
     id_token: &str,
     paths: &Paths,
     previous: Option<&CertificateInfo>,
-) -> Result<CertificateInfo, Failure> {
+) -> Result<CertificateInfo, Error> {
     let access_token = broker.exchange(config, device, id_token).await?;
     let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)
-        .map_err(|e| Failure::unexpected(format!("cannot generate an SSH key: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot generate an SSH key: {e}")))?;
     let response = broker
         .certificate(config, device, &access_token, &key)
         .await?;
-    let cert = Certificate::from_openssh(&response.certificate).map_err(|e| {
-        Failure::unexpected(format!("the broker sent an unreadable certificate: {e}"))
-    })?;
+    let cert = Certificate::from_openssh(&response.certificate)
+        .map_err(|e| Error::Protocol(format!("the broker sent an unreadable certificate: {e}")))?;
     check_certificate(&cert, &key, config)?;
     if previous.is_some_and(|p| p.in_agent) {
         if let Some(old) = std::fs::read_to_string(paths.certificate_file())
@@ -173,9 +172,8 @@ fn check_certificate(
     cert: &Certificate,
     key: &PrivateKey,
     config: &BrokerConfiguration,
-) -> Result<(), Failure> {
-    let bad =
-        |why: &str| Failure::unexpected(format!("the broker's certificate is unusable: {why}"));
+) -> Result<(), Error> {
+    let bad = |why: &str| Error::Protocol(format!("the broker's certificate is unusable: {why}"));
     if cert.public_key() != key.public_key().key_data() {
         return Err(bad("it certifies a different key"));
     }
@@ -204,7 +202,7 @@ fn install(
     cert: &Certificate,
     cert_text: &str,
     paths: &Paths,
-) -> Result<bool, Failure> {
+) -> Result<bool, Error> {
     let lifetime = cert
         .valid_before()
         .saturating_sub(unix_now())
@@ -212,7 +210,7 @@ fn install(
     let public = key
         .public_key()
         .to_openssh()
-        .map_err(|e| Failure::unexpected(e.to_string()))?;
+        .map_err(|e| Error::internal(e.to_string()))?;
     files::write_private(&paths.public_key_file(), format!("{public}\n").as_bytes())?;
     files::write_private(
         &paths.certificate_file(),
@@ -225,21 +223,21 @@ fn install(
     } else {
         let text = key
             .to_openssh(LineEnding::LF)
-            .map_err(|e| Failure::unexpected(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         files::write_private(&paths.key_file(), text.as_bytes())?;
     }
     super::identity_links::update(paths, in_agent)?;
     Ok(in_agent)
 }
 
-fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), Failure> {
+fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), Error> {
     let mut text =
         String::from("# Written by zt: hosts are trusted only through the broker's host CA.\n");
     for key in &config.host_ca_keys {
         // Checked by `check_configuration`; re-encoded so nothing but the
         // key itself can reach the file.
         let key = super::broker::ca_key(key)
-            .map_err(|e| Failure::config(format!("the broker sent a bad host CA key: {e}")))?;
+            .map_err(|e| Error::Protocol(format!("the broker sent a bad host CA key: {e}")))?;
         text.push_str(&format!("@cert-authority * {key}\n"));
     }
     Ok(files::write_private(
@@ -249,7 +247,7 @@ fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), 
 }
 
 /// Renew without a prompt: refresh token → ID token → exchange → cert.
-pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> Result<(), Failure> {
+pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> Result<(), Error> {
     let (broker, config, idp) = connect(&session.broker).await?;
     let device = device_key(secrets)?;
     let previous = session.certificate.as_ref();
@@ -262,9 +260,7 @@ pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> R
 }
 
 /// The broker at `broker_url`, its configuration and its IdP.
-pub async fn connect(
-    broker_url: &str,
-) -> Result<(BrokerClient, BrokerConfiguration, Idp), Failure> {
+pub async fn connect(broker_url: &str) -> Result<(BrokerClient, BrokerConfiguration, Idp), Error> {
     let http = super::http::client()?;
     let broker = BrokerClient::new(http.clone(), broker_url)?;
     let config = broker.configuration().await?;
@@ -282,10 +278,10 @@ pub async fn connect(
 pub async fn with_fresh_id_token<T>(
     idp: &Idp,
     secrets: &Secrets,
-    mut use_token: impl AsyncFnMut(&str) -> Result<T, Failure>,
-) -> Result<T, Failure> {
+    mut use_token: impl AsyncFnMut(&str) -> Result<T, Error>,
+) -> Result<T, Error> {
     let mut refresh_token = secrets.get(REFRESH_TOKEN)?.ok_or_else(|| {
-        Failure::login_required("there is no saved session to get a fresh identity from")
+        Error::NotLoggedIn("there is no saved session to get a fresh identity from".into())
     })?;
     let mut attempt = 0;
     loop {
@@ -298,7 +294,7 @@ pub async fn with_fresh_id_token<T>(
             // An IdP may hand out a byte-identical ID token when asked twice
             // within one second (same claims, same iat, no jti), and the
             // broker accepts each ID token once. Ask again a second later.
-            Err(f) if attempt == 0 && f.message.contains("already exchanged") => {
+            Err(e) if attempt == 0 && e.broker_code() == Some(ErrorCode::IdTokenReused) => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(1100)).await;
             }

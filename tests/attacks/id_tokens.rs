@@ -157,7 +157,7 @@ fn an_id_token_is_exchanged_once_only() {
     let token = idp.id_token("alice", &["sre"]);
     assert_eq!(Caller::new(&broker.url).exchange(&token).status, 200);
     let again = Caller::new(&broker.url).exchange(&token);
-    assert_refused(&again, 400, "invalid_grant", "second exchange", &token);
+    assert_refused(&again, 400, "id_token_reused", "second exchange", &token);
     // Without a jti the token's hash is the key of the single-use ledger.
     let claims = without(idp.claims("alice", &["sre"]), "jti");
     let token = idp.rs256(json!({"kid": RSA_KID}), &claims);
@@ -166,7 +166,7 @@ fn an_id_token_is_exchanged_once_only() {
     assert_refused(
         &again,
         400,
-        "invalid_grant",
+        "id_token_reused",
         "second exchange, no jti",
         &token,
     );

@@ -18,9 +18,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::config::LimitsConfig;
 use super::connections::LimitedAcceptor;
-use super::error::BrokerError;
-use super::service::{Broker, RequestMeta};
-use zt_core::proto;
+use super::service::{Broker, Refusal, RequestMeta};
+use zt_core::proto::{self, ErrorBody, ErrorCode};
 
 /// Largest request body accepted; a certificate request with an RSA-8192
 /// key and its signature is well under this.
@@ -43,13 +42,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .merge(limited)
         .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
         .route(proto::READY_PATH, get(ready))
-        .fallback(|| async {
-            BrokerError::new(
-                StatusCode::NOT_FOUND,
-                proto::error_code::NOT_FOUND,
-                "no such endpoint",
-            )
-        })
+        .fallback(|| async { Refusal::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(broker)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -68,8 +61,9 @@ async fn limit_address(
 ) -> Response {
     match broker.limits().check_address(addr.ip()) {
         Ok(()) => next.run(request).await,
-        Err(retry) => BrokerError::rate_limited(retry.0, "too many requests from this address")
-            .into_response(),
+        Err(retry) => {
+            Refusal::rate_limited(retry.0, "too many requests from this address").into_response()
+        }
     }
 }
 
@@ -102,7 +96,7 @@ async fn configuration(State(broker): State<Arc<Broker>>) -> Json<proto::BrokerC
     Json(broker.configuration())
 }
 
-async fn ready(State(broker): State<Arc<Broker>>) -> Result<&'static str, BrokerError> {
+async fn ready(State(broker): State<Arc<Broker>>) -> Result<&'static str, Refusal> {
     broker.ready().await.map(|()| "ready\n")
 }
 
@@ -111,13 +105,13 @@ async fn token(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<proto::TokenExchangeRequest>, FormRejection>,
-) -> Result<Response, BrokerError> {
+) -> Result<Response, Response> {
     let Form(req) = form.map_err(form_rejection)?;
     let meta = meta(&headers, addr);
     let response = broker
         .exchange(&meta, &req)
         .await
-        .inspect_err(|e| log_refusal(&meta, e))?;
+        .map_err(|e| refused(&meta, e))?;
     Ok(no_store(Json(response)))
 }
 
@@ -126,13 +120,13 @@ async fn certificate(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<proto::CertificateRequest>, JsonRejection>,
-) -> Result<Response, BrokerError> {
+) -> Result<Response, Response> {
     let Json(req) = body.map_err(json_rejection)?;
     let meta = meta(&headers, addr);
     let response = broker
         .issue_certificate(&meta, &req)
         .await
-        .inspect_err(|e| log_refusal(&meta, e))?;
+        .map_err(|e| refused(&meta, e))?;
     tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
     Ok(no_store(Json(response)))
 }
@@ -142,25 +136,22 @@ async fn host_certificate(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<proto::HostCertificateRequest>, JsonRejection>,
-) -> Result<Response, BrokerError> {
+) -> Result<Response, Response> {
     let Json(req) = body.map_err(json_rejection)?;
     let meta = meta(&headers, addr);
     let response = broker
         .issue_host_certificate(&meta, &req)
         .await
-        .inspect_err(|e| log_refusal(&meta, e))?;
+        .map_err(|e| refused(&meta, e))?;
     tracing::info!(request_id = %meta.request_id, serial = response.serial, principals = %response.principals.join(","), "host certificate issued");
     Ok(no_store(Json(response)))
 }
 
 /// The KRL, with an ETag; `If-None-Match` with the current ETag gets 304.
-async fn krl(
-    State(broker): State<Arc<Broker>>,
-    headers: HeaderMap,
-) -> Result<Response, BrokerError> {
+async fn krl(State(broker): State<Arc<Broker>>, headers: HeaderMap) -> Result<Response, Refusal> {
     let document = broker.krl(zt_os::clock::unix_now()).await?;
-    let etag = header::HeaderValue::from_str(&document.etag)
-        .map_err(|_| BrokerError::internal("bad ETag"))?;
+    let etag =
+        header::HeaderValue::from_str(&document.etag).map_err(|_| Refusal::internal("bad ETag"))?;
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -191,31 +182,37 @@ async fn oauth_style_413(response: Response) -> Response {
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
-        return too_large().into_response();
+        return too_large();
     }
     response
 }
 
-fn too_large() -> BrokerError {
-    BrokerError::new(
+/// 413, with the broker's error shape. The one answer whose status is not its code's:
+/// the request was malformed by its size.
+fn too_large() -> Response {
+    error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
-        proto::error_code::INVALID_REQUEST,
-        format!("request body over {MAX_BODY_BYTES} bytes"),
+        ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("request body over {MAX_BODY_BYTES} bytes"),
+        ),
+        None,
     )
 }
 
-fn json_rejection(e: JsonRejection) -> BrokerError {
+fn json_rejection(e: JsonRejection) -> Response {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large();
     }
-    BrokerError::bad_request(format!("bad JSON body: {}", printable(&e.body_text())))
+    Refusal::bad_request(format!("bad JSON body: {}", printable(&e.body_text()))).into_response()
 }
 
-fn form_rejection(e: FormRejection) -> BrokerError {
+fn form_rejection(e: FormRejection) -> Response {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large();
     }
-    BrokerError::bad_request(format!("bad token request: {}", printable(&e.body_text())))
+    Refusal::bad_request(format!("bad token request: {}", printable(&e.body_text())))
+        .into_response()
 }
 
 /// Text that may carry pieces of the request, made safe for one log line.
@@ -223,11 +220,55 @@ fn printable(text: &str) -> String {
     zt_core::text::printable(text, 300)
 }
 
-fn log_refusal(meta: &RequestMeta, e: &BrokerError) {
+/// The one place a refusal becomes HTTP: the status its code travels with, the OAuth-style
+/// body, `no-store`, `WWW-Authenticate` on 401 and `Retry-After` on 429 and 503.
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = match (self.retry_after, status) {
+            (Some(secs), _) => Some(secs),
+            (None, StatusCode::SERVICE_UNAVAILABLE) => Some(5),
+            _ => None,
+        };
+        error_response(
+            status,
+            ErrorBody::new(self.code, self.description),
+            retry_after,
+        )
+    }
+}
+
+fn error_response(status: StatusCode, body: ErrorBody, retry_after: Option<u64>) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("DPoP algs=\"ES256\""),
+        );
+    }
+    if let Some(secs) = retry_after {
+        headers.insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
+}
+
+/// A refusal of a request, logged (the service has audited it) and answered.
+fn refused(meta: &RequestMeta, e: Refusal) -> Response {
+    log_refusal(meta, &e);
+    e.into_response()
+}
+
+fn log_refusal(meta: &RequestMeta, e: &Refusal) {
     // Descriptions can quote pieces of the request (a kid, an issuer), and
     // `%` formatting of tracing fields escapes nothing: escape them here so
     // no request can forge a log line.
-    tracing::info!(request_id = %meta.request_id, status = e.status.as_u16(), code = e.code, reason = %printable(&e.description), "request refused");
+    tracing::info!(request_id = %meta.request_id, status = e.code.http_status(), code = e.code.as_str(), reason = %printable(&e.description), "request refused");
 }
 
 /// Serve `router` on `listener` until ctrl-c/SIGTERM, within `limits`'

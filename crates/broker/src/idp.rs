@@ -3,6 +3,8 @@
 //! flood of forged `kid`s cannot turn the broker into a JWKS hammer, and
 //! tokens signed with known keys never wait for a fetch.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,16 @@ use zt_core::id_token::{self, Expectations, IdTokenError, VerifiedIdToken};
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// Verifies the identity provider's ID tokens for the service. The server's is [`IdpKeys`]
+/// (keys fetched from the IdP); the service's unit tests pass in a fixed key set.
+pub trait IdTokenVerifier: Send + Sync {
+    /// Verify `token` at `now` (unix seconds): signature, issuer, audience, times.
+    fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a>;
+}
+
+pub type VerifyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<VerifiedIdToken, IdpError>> + Send + 'a>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
@@ -69,7 +81,7 @@ impl IdpKeys {
 
     /// Verify an ID token; refetch the JWKS once if it names an unknown
     /// key and the last fetch is over a minute old.
-    pub async fn verify(&self, token: &str, now: u64) -> Result<VerifiedIdToken, IdpError> {
+    pub async fn verify_token(&self, token: &str, now: u64) -> Result<VerifiedIdToken, IdpError> {
         let expect = Expectations {
             issuer: &self.issuer,
             client_id: &self.client_id,
@@ -84,7 +96,15 @@ impl IdpKeys {
             other => Ok(other?),
         }
     }
+}
 
+impl IdTokenVerifier for IdpKeys {
+    fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a> {
+        Box::pin(self.verify_token(token, now))
+    }
+}
+
+impl IdpKeys {
     /// The cached key set, if there is one and it may be used: always for
     /// a known kid, and for an unknown kid only if it is under a minute old.
     fn cached(&self, refresh: bool) -> Option<Arc<JwkSet>> {

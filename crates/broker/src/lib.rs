@@ -3,7 +3,6 @@
 pub mod cli;
 pub mod config;
 pub mod connections;
-pub mod error;
 pub mod http;
 pub mod idp;
 pub mod keys;

@@ -3,29 +3,31 @@
 //! error; everything a request must prove is checked here, in order.
 
 mod hosts;
+mod refusal;
+#[cfg(test)]
+mod tests;
 
 pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
+pub use refusal::Refusal;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use ssh_key::PublicKey;
 
 use super::config::BrokerConfig;
-use super::error::BrokerError;
-use super::idp::{IdpError, IdpKeys};
+use super::idp::{IdTokenVerifier, IdpError};
 use super::keys::{BrokerKeys, openssh_public};
 use super::limits::RateLimits;
-use super::store::{OnceValue, Store, StoreError, Write};
+use super::store::{OnceKind, OnceValue, Store, StoreError, Write};
 use zt_core::access_token::{self, AccessClaims, AccessTokenError};
 use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
 use zt_core::ca::{self, KeyIdFields, UserCertSpec};
 use zt_core::dpop::{self, DpopError, VerifiedProof};
 use zt_core::id_token::{IdTokenError, LEEWAY_SECS};
 use zt_core::policy::{Identity, Policy};
-use zt_core::proto::{self, error_code};
+use zt_core::proto::{self, ErrorCode};
 
 /// What the HTTP layer knows about a request.
 #[derive(Debug, Clone)]
@@ -41,7 +43,7 @@ pub struct Broker {
     config: BrokerConfig,
     keys: BrokerKeys,
     policy: RwLock<Arc<Policy>>,
-    idp: IdpKeys,
+    idp: Arc<dyn IdTokenVerifier>,
     store: Arc<dyn Store>,
     token_url: String,
     certificate_url: String,
@@ -51,16 +53,15 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// The service over its parts: `idp` verifies ID tokens (the server fetches the IdP's
+    /// keys; tests pass a fixed set), `store` makes every decision durable.
     pub fn new(
         config: BrokerConfig,
         keys: BrokerKeys,
         policy: Policy,
+        idp: Arc<dyn IdTokenVerifier>,
         store: Arc<dyn Store>,
     ) -> Self {
-        let idp = IdpKeys::new(
-            &config.identity_provider.issuer,
-            &config.identity_provider.client_id,
-        );
         let base = config.server.public_url.clone();
         Broker {
             limits: RateLimits::new(&config.limits),
@@ -115,11 +116,11 @@ impl Broker {
         }
     }
 
-    pub async fn ready(&self) -> Result<(), BrokerError> {
+    pub async fn ready(&self) -> Result<(), Refusal> {
         self.store
             .ping()
             .await
-            .map_err(|e| BrokerError::unavailable(e.to_string()))
+            .map_err(|e| Refusal::unavailable(e.to_string()))
     }
 
     /// RFC 8693: an IdP ID token (plus a DPoP proof) for a broker access
@@ -128,7 +129,7 @@ impl Broker {
         &self,
         meta: &RequestMeta,
         req: &proto::TokenExchangeRequest,
-    ) -> Result<proto::TokenExchangeResponse, BrokerError> {
+    ) -> Result<proto::TokenExchangeResponse, Refusal> {
         let mut known = Known::default();
         let result = self.try_exchange(meta, req, &mut known).await;
         self.audit_refusal(meta, EventKind::TokenExchangeRefused, known, &result)
@@ -141,16 +142,15 @@ impl Broker {
         meta: &RequestMeta,
         req: &proto::TokenExchangeRequest,
         known: &mut Known,
-    ) -> Result<proto::TokenExchangeResponse, BrokerError> {
+    ) -> Result<proto::TokenExchangeResponse, Refusal> {
         if req.grant_type != proto::GRANT_TYPE_TOKEN_EXCHANGE {
-            return Err(BrokerError::new(
-                StatusCode::BAD_REQUEST,
-                error_code::UNSUPPORTED_GRANT_TYPE,
+            return Err(Refusal::new(
+                ErrorCode::UnsupportedGrantType,
                 format!("grant_type must be {}", proto::GRANT_TYPE_TOKEN_EXCHANGE),
             ));
         }
         if req.subject_token_type != proto::TOKEN_TYPE_ID_TOKEN {
-            return Err(BrokerError::bad_request(format!(
+            return Err(Refusal::bad_request(format!(
                 "subject_token_type must be {} (other subject token types are not enabled)",
                 proto::TOKEN_TYPE_ID_TOKEN
             )));
@@ -160,9 +160,8 @@ impl Broker {
             .as_deref()
             .is_some_and(|a| a != self.config.tokens.audience)
         {
-            return Err(BrokerError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_target",
+            return Err(Refusal::new(
+                ErrorCode::InvalidTarget,
                 "tokens for other audiences are not enabled on this broker",
             ));
         }
@@ -186,12 +185,12 @@ impl Broker {
             ttl_secs: ttl,
         };
         let (token, _) = access_token::mint(&self.keys.token, &mint)
-            .map_err(|e| BrokerError::internal(format!("could not sign the access token: {e}")))?;
+            .map_err(|e| Refusal::internal(format!("could not sign the access token: {e}")))?;
         let write = Write {
             once: vec![
                 proof_once(&proof, meta.now),
                 OnceValue {
-                    kind: "id_token",
+                    kind: OnceKind::IdToken,
                     value: verified.token_id,
                     expires_at: verified.expires_at + LEEWAY_SECS,
                 },
@@ -224,7 +223,7 @@ impl Broker {
         &self,
         meta: &RequestMeta,
         req: &proto::CertificateRequest,
-    ) -> Result<proto::CertificateResponse, BrokerError> {
+    ) -> Result<proto::CertificateResponse, Refusal> {
         let mut known = Known::default();
         let result = self.try_issue_certificate(meta, req, &mut known).await;
         self.audit_refusal(meta, EventKind::CertificateRefused, known, &result)
@@ -237,30 +236,27 @@ impl Broker {
         meta: &RequestMeta,
         req: &proto::CertificateRequest,
         known: &mut Known,
-    ) -> Result<proto::CertificateResponse, BrokerError> {
+    ) -> Result<proto::CertificateResponse, Refusal> {
         let (token, claims) = self.check_access_token(meta)?;
         // Our own signature on the access token verified it: the identity
         // in it is verified.
         known.identity = Some(claims.identity());
         let proof = self.check_proof(meta, &self.certificate_url, Some(&token))?;
         if proof.jkt != claims.cnf.jkt {
-            return Err(BrokerError::invalid_dpop(
-                DpopError::KeyMismatch.to_string(),
-            ));
+            return Err(Refusal::invalid_dpop(DpopError::KeyMismatch.to_string()));
         }
         known.device = Some(proof.jkt.clone());
         // Counted only once the caller proved it holds the token's device key,
         // so a stolen token cannot spend its owner's budget.
         self.check_identity_rate(&claims.identity())?;
-        let subject_key = PublicKey::from_openssh(req.public_key.trim()).map_err(|_| {
-            BrokerError::invalid_key("public_key is not an OpenSSH public key line")
-        })?;
+        let subject_key = PublicKey::from_openssh(req.public_key.trim())
+            .map_err(|_| Refusal::invalid_key("public_key is not an OpenSSH public key line"))?;
         let ca_keys = [self.keys.user_ca_public(), self.keys.host_ca_public()];
         ca::check_subject_key(&subject_key, &ca_keys)
-            .map_err(|e| BrokerError::invalid_key(e.to_string()))?;
+            .map_err(|e| Refusal::invalid_key(e.to_string()))?;
         let message = ca::possession_message(&proof.jti, req.public_key.trim());
         ca::verify_possession(&subject_key, &message, &req.possession_proof).map_err(|_| {
-            BrokerError::invalid_key(
+            Refusal::invalid_key(
                 "possession_proof does not verify: sign the request with the key being certified",
             )
         })?;
@@ -269,12 +265,12 @@ impl Broker {
         let grant = self
             .policy()
             .evaluate(&identity)
-            .map_err(|denial| BrokerError::denied(denial.to_string()))?;
+            .map_err(|denial| Refusal::denied(denial.to_string()))?;
         known.rule = Some(grant.rule.clone());
         let requested_ttl = req.ttl_secs.map(Duration::from_secs);
         let issue = grant
             .narrow(req.principals.as_deref(), requested_ttl)
-            .map_err(|e| BrokerError::denied(e.to_string()))?;
+            .map_err(|e| Refusal::denied(e.to_string()))?;
         let key_id = ca::key_id(&KeyIdFields {
             issuer: &identity.issuer,
             subject: &identity.subject,
@@ -306,9 +302,7 @@ impl Broker {
                     &spec,
                     &mut rand_core::OsRng,
                 )
-                .map_err(|e| {
-                    BrokerError::internal(format!("could not sign the certificate: {e}"))
-                })?;
+                .map_err(|e| Refusal::internal(format!("could not sign the certificate: {e}")))?;
                 let facts = CertificateFacts {
                     serial,
                     key_id: spec.key_id.clone(),
@@ -350,15 +344,15 @@ impl Broker {
     /// (astronomically rare) collision into another try with a new serial.
     async fn issue_with_fresh_serial(
         &self,
-        mut sign: impl FnMut(u64) -> Result<(ssh_key::Certificate, Write), BrokerError>,
-    ) -> Result<(u64, String), BrokerError> {
+        mut sign: impl FnMut(u64) -> Result<(ssh_key::Certificate, Write), Refusal>,
+    ) -> Result<(u64, String), Refusal> {
         for _ in 0..3 {
             let serial = random_serial();
             let (certificate, write) = sign(serial)?;
             match self.store.commit(write).await {
                 Ok(()) => {
                     let text = certificate.to_openssh().map_err(|e| {
-                        BrokerError::internal(format!("could not encode the certificate: {e}"))
+                        Refusal::internal(format!("could not encode the certificate: {e}"))
                     })?;
                     return Ok((serial, text));
                 }
@@ -366,26 +360,23 @@ impl Broker {
                 Err(e) => return Err(map_store_error(e)),
             }
         }
-        Err(BrokerError::internal("could not allocate a unique serial"))
+        Err(Refusal::internal("could not allocate a unique serial"))
     }
 
-    fn check_identity_rate(&self, identity: &Identity) -> Result<(), BrokerError> {
+    fn check_identity_rate(&self, identity: &Identity) -> Result<(), Refusal> {
         let subject = access_token::broker_subject(identity);
-        self.limits.check_identity(&subject).map_err(|retry| {
-            BrokerError::rate_limited(retry.0, "too many requests for this identity")
-        })
+        self.limits
+            .check_identity(&subject)
+            .map_err(|retry| Refusal::rate_limited(retry.0, "too many requests for this identity"))
     }
 
-    fn check_access_token(
-        &self,
-        meta: &RequestMeta,
-    ) -> Result<(String, AccessClaims), BrokerError> {
+    fn check_access_token(&self, meta: &RequestMeta) -> Result<(String, AccessClaims), Refusal> {
         let header = meta.authorization.as_deref().ok_or_else(|| {
-            BrokerError::invalid_token("missing Authorization: DPoP <token>; run `zt login`")
+            Refusal::invalid_token("missing Authorization: DPoP <token>; run `zt login`")
         })?;
         let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
         if !scheme.eq_ignore_ascii_case("DPoP") || token.is_empty() {
-            return Err(BrokerError::invalid_token(
+            return Err(Refusal::invalid_token(
                 "this broker accepts only DPoP-bound tokens (Authorization: DPoP <token>)",
             ));
         }
@@ -397,8 +388,8 @@ impl Broker {
             meta.now,
         )
         .map_err(|e| match e {
-            AccessTokenError::Expired => BrokerError::invalid_token(e.to_string()),
-            e => BrokerError::invalid_token(e.to_string()),
+            AccessTokenError::Expired => Refusal::invalid_token(e.to_string()),
+            e => Refusal::invalid_token(e.to_string()),
         })?;
         Ok((token.to_owned(), claims))
     }
@@ -408,18 +399,18 @@ impl Broker {
         meta: &RequestMeta,
         url: &str,
         token: Option<&str>,
-    ) -> Result<VerifiedProof, BrokerError> {
+    ) -> Result<VerifiedProof, Refusal> {
         let proof = meta
             .dpop
             .as_deref()
-            .ok_or_else(|| BrokerError::invalid_dpop(DpopError::Missing.to_string()))?;
+            .ok_or_else(|| Refusal::invalid_dpop(DpopError::Missing.to_string()))?;
         let expected = dpop::Expected {
             method: "POST",
             url,
             now: meta.now,
             access_token: token,
         };
-        dpop::verify_proof(proof, &expected).map_err(|e| BrokerError::invalid_dpop(e.to_string()))
+        dpop::verify_proof(proof, &expected).map_err(|e| Refusal::invalid_dpop(e.to_string()))
     }
 
     fn record(
@@ -458,12 +449,12 @@ impl Broker {
         meta: &RequestMeta,
         kind: EventKind,
         known: Known,
-        result: &Result<T, BrokerError>,
+        result: &Result<T, Refusal>,
     ) {
         let Err(error) = result else { return };
         let outcome = Outcome {
-            status: error.status.as_u16(),
-            error: Some(error.code.to_owned()),
+            status: error.code.http_status(),
+            error: Some(error.code.as_str().to_owned()),
             reason: Some(error.description.clone()),
         };
         let write = Write::record(self.record(meta, kind, &known, None, outcome));
@@ -487,7 +478,7 @@ fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
     // A proof is acceptable for ±60 s around its iat, so remembering its
     // jti a little longer than that is enough.
     OnceValue {
-        kind: "dpop_jti",
+        kind: OnceKind::DpopJti,
         value: proof.jti.clone(),
         expires_at: proof.iat.max(now) + 2 * dpop::IAT_WINDOW_SECS,
     }
@@ -500,37 +491,41 @@ pub(crate) fn random_serial() -> u64 {
     (u64::from_be_bytes(bytes) >> 1).max(1)
 }
 
-fn map_idp_error(e: IdpError) -> BrokerError {
+fn map_idp_error(e: IdpError) -> Refusal {
     match e {
         IdpError::Unreachable(..) | IdpError::BadMetadata(_) => {
-            BrokerError::unavailable(format!("cannot verify ID tokens right now: {e}"))
+            Refusal::unavailable(format!("cannot verify ID tokens right now: {e}"))
         }
-        IdpError::Token(IdTokenError::Expired) => BrokerError::invalid_grant(
+        IdpError::Token(IdTokenError::Expired) => Refusal::invalid_grant(
             "the ID token has expired; zt refreshes it automatically, or run `zt login`",
         ),
-        IdpError::Token(t) => BrokerError::invalid_grant(t.to_string()),
+        IdpError::Token(t) => Refusal::invalid_grant(t.to_string()),
     }
 }
 
-fn map_store_error(e: StoreError) -> BrokerError {
+fn map_store_error(e: StoreError) -> Refusal {
     match e {
-        StoreError::Replayed("dpop_jti") => {
-            BrokerError::invalid_dpop(DpopError::Replayed.to_string())
+        StoreError::Replayed(OnceKind::DpopJti) => {
+            Refusal::invalid_dpop(DpopError::Replayed.to_string())
         }
-        StoreError::Replayed(what) => BrokerError::invalid_grant(format!(
-            "this {what} was already exchanged; each may be used once"
-        )),
-        StoreError::SerialTaken => BrokerError::internal("serial collision"),
-        StoreError::IdentityRevoked => BrokerError::denied(
-            "your access was revoked by an administrator; ask them to restore it",
+        StoreError::Replayed(OnceKind::IdToken) => Refusal::new(
+            ErrorCode::IdTokenReused,
+            "this ID token was already exchanged; each may be used once. Ask the identity provider for a new one",
         ),
-        StoreError::TokenUnusable => BrokerError::invalid_token(
+        StoreError::Replayed(OnceKind::HostNonce) => {
+            Refusal::invalid_grant("this host_nonce was already exchanged; each may be used once")
+        }
+        StoreError::SerialTaken => Refusal::internal("serial collision"),
+        StoreError::IdentityRevoked => {
+            Refusal::denied("your access was revoked by an administrator; ask them to restore it")
+        }
+        StoreError::TokenUnusable => Refusal::invalid_token(
             "the enrolment token is unknown, already used or expired; create a new one with `zt-broker host token create`",
         ),
         StoreError::Unavailable(_) => {
             // Fail closed: without a durable audit record nothing leaves.
             tracing::error!(error = %e, "store write failed; refusing to issue");
-            BrokerError::unavailable(
+            Refusal::unavailable(
                 "the broker cannot record this request right now; nothing was issued. Try again shortly",
             )
         }

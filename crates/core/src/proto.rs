@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the broker HTTP API described in `docs/api.md`.
+/// Version of the broker HTTP API (the endpoints are listed in docs/architecture.md).
 pub const API_VERSION: u32 = 1;
 
 pub const WELL_KNOWN_PATH: &str = "/.well-known/zt-configuration";
@@ -147,26 +147,125 @@ pub struct HostCertificateResponse {
     pub user_ca_keys: Vec<String>,
 }
 
-/// Every broker error body (OAuth style).
+/// Every broker error body (OAuth style). `error` stays a string on the wire so that a
+/// client reads codes newer than itself; [`ErrorBody::code`] types it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
     pub error_description: String,
 }
 
-/// Broker error codes. OAuth's where one exists, ours otherwise.
-pub mod error_code {
-    pub const INVALID_REQUEST: &str = "invalid_request";
-    pub const INVALID_GRANT: &str = "invalid_grant";
-    pub const INVALID_TOKEN: &str = "invalid_token";
-    pub const INVALID_DPOP_PROOF: &str = "invalid_dpop_proof";
-    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
-    pub const ACCESS_DENIED: &str = "access_denied";
-    pub const INVALID_KEY: &str = "invalid_key";
-    pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
-    pub const RATE_LIMITED: &str = "rate_limited";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const SERVER_ERROR: &str = "server_error";
+impl ErrorBody {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        ErrorBody {
+            error: code.as_str().to_owned(),
+            error_description: description.into(),
+        }
+    }
+
+    /// The code, if this zt knows it.
+    pub fn code(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.error)
+    }
+}
+
+/// Broker error codes: OAuth's where one exists, zt's own otherwise. Each travels with
+/// one HTTP status ([`ErrorCode::http_status`]); that pairing is part of the API contract,
+/// and clients decide on the code, never on the description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 400: the request is malformed (also 413 for a body over the limit).
+    InvalidRequest,
+    /// 400: the subject token (an IdP ID token) does not verify or has expired.
+    InvalidGrant,
+    /// 400: this ID token was exchanged before. An IdP may hand out a byte-identical ID
+    /// token when asked twice within one second; a client asks its IdP again.
+    IdTokenReused,
+    /// 400: a `grant_type` other than token exchange.
+    UnsupportedGrantType,
+    /// 400: a token for an audience this broker does not issue.
+    InvalidTarget,
+    /// 400: the SSH key to certify is unacceptable or its possession proof fails.
+    InvalidKey,
+    /// 401: the broker access token (or host enrolment token) is missing or invalid.
+    InvalidToken,
+    /// 401: the DPoP proof is missing, invalid, replayed or for another key.
+    InvalidDpopProof,
+    /// 403: policy or an administrator says no.
+    AccessDenied,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 429: over a rate limit; `Retry-After` says when to come back.
+    RateLimited,
+    /// 500: a bug or a broken key on the broker's side.
+    ServerError,
+    /// 503: the broker cannot do this right now (store or IdP unavailable); nothing was
+    /// issued.
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidGrant,
+        ErrorCode::IdTokenReused,
+        ErrorCode::UnsupportedGrantType,
+        ErrorCode::InvalidTarget,
+        ErrorCode::InvalidKey,
+        ErrorCode::InvalidToken,
+        ErrorCode::InvalidDpopProof,
+        ErrorCode::AccessDenied,
+        ErrorCode::NotFound,
+        ErrorCode::RateLimited,
+        ErrorCode::ServerError,
+        ErrorCode::TemporarilyUnavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::IdTokenReused => "id_token_reused",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidKey => "invalid_key",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// The HTTP status this code travels with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest
+            | ErrorCode::InvalidGrant
+            | ErrorCode::IdTokenReused
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::InvalidTarget
+            | ErrorCode::InvalidKey => 400,
+            ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof => 401,
+            ErrorCode::AccessDenied => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -194,5 +293,20 @@ mod tests {
             serde_json::from_str::<CertificateRequest>(&text).unwrap(),
             req
         );
+    }
+
+    #[test]
+    fn error_codes_round_trip_and_unknown_codes_stay_readable() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let body: ErrorBody =
+                serde_json::from_str(&serde_json::to_string(&ErrorBody::new(code, "d")).unwrap())
+                    .unwrap();
+            assert_eq!(body.code(), Some(code));
+        }
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"error":"from_the_future","error_description":"x"}"#).unwrap();
+        assert_eq!(newer.code(), None);
+        assert_eq!(newer.error, "from_the_future");
     }
 }

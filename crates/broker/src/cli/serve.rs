@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::config::BrokerConfig;
 use crate::http;
+use crate::idp::IdpKeys;
 use crate::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::service::Broker;
 use crate::store::audit_log::AuditLog;
@@ -27,7 +28,17 @@ pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
     let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
     let policy = load_policy(&config.policy)?;
     let store = open_store(&config)?;
-    Ok(Broker::new(config, keys, policy, Arc::new(store)))
+    let idp = IdpKeys::new(
+        &config.identity_provider.issuer,
+        &config.identity_provider.client_id,
+    );
+    Ok(Broker::new(
+        config,
+        keys,
+        policy,
+        Arc::new(idp),
+        Arc::new(store),
+    ))
 }
 
 /// The store, signing audit checkpoints with the audit key (created here

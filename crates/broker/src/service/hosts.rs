@@ -9,9 +9,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use ssh_key::{Certificate, PublicKey};
 
+use super::Refusal;
 use super::{Broker, Known, RequestMeta, map_store_error};
-use crate::error::BrokerError;
-use crate::store::{Change, OnceValue, StoreError, Write};
+use crate::store::{Change, OnceKind, OnceValue, StoreError, Write};
 use zt_core::audit::{CertificateFacts, EnrolmentFacts, EventKind, Outcome};
 use zt_core::ca::{self, HostCertSpec};
 use zt_core::proto;
@@ -56,12 +56,12 @@ enum HostAuth {
 }
 
 impl Broker {
-    pub async fn krl(&self, now: u64) -> Result<Arc<KrlDocument>, BrokerError> {
+    pub async fn krl(&self, now: u64) -> Result<Arc<KrlDocument>, Refusal> {
         let version = self
             .store
             .revocation_version()
             .await
-            .map_err(|e| BrokerError::unavailable(format!("cannot read revocations: {e}")))?;
+            .map_err(|e| Refusal::unavailable(format!("cannot read revocations: {e}")))?;
         if let Some((cached, built, document)) =
             self.krl_cache.0.lock().expect("krl cache").as_ref()
         {
@@ -75,22 +75,22 @@ impl Broker {
         Ok(document)
     }
 
-    async fn build_krl(&self, now: u64) -> Result<KrlDocument, BrokerError> {
+    async fn build_krl(&self, now: u64) -> Result<KrlDocument, Refusal> {
         let list = self.revocation_list(now).await?;
         let blob = self
             .keys
             .user_ca_public()
             .to_bytes()
-            .map_err(|e| BrokerError::internal(format!("cannot encode the user CA: {e}")))?;
+            .map_err(|e| Refusal::internal(format!("cannot encode the user CA: {e}")))?;
         let bytes = build_krl(&blob, &list).encode();
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
         Ok(KrlDocument { bytes, etag })
     }
 
-    async fn revocation_list(&self, now: u64) -> Result<RevocationList, BrokerError> {
+    async fn revocation_list(&self, now: u64) -> Result<RevocationList, Refusal> {
         self.store.revocations(now).await.map_err(|e| {
             tracing::error!(error = %e, "cannot read revocations");
-            BrokerError::unavailable("the broker cannot read its revocations right now")
+            Refusal::unavailable("the broker cannot read its revocations right now")
         })
     }
 
@@ -99,13 +99,13 @@ impl Broker {
         &self,
         meta: &RequestMeta,
         req: &proto::HostCertificateRequest,
-    ) -> Result<proto::HostCertificateResponse, BrokerError> {
+    ) -> Result<proto::HostCertificateResponse, Refusal> {
         let mut enrolment = None;
         let result = self.try_issue_host(meta, req, &mut enrolment).await;
         if let Err(error) = &result {
             let outcome = Outcome {
-                status: error.status.as_u16(),
-                error: Some(error.code.to_owned()),
+                status: error.code.http_status(),
+                error: Some(error.code.as_str().to_owned()),
                 reason: Some(error.description.clone()),
             };
             let mut record = self.record(
@@ -127,7 +127,7 @@ impl Broker {
         &self,
         meta: &RequestMeta,
         req: &proto::HostCertificateRequest,
-    ) -> Result<HostAuth, BrokerError> {
+    ) -> Result<HostAuth, Refusal> {
         let token = match meta.authorization.as_deref() {
             None => None,
             Some(header) => match header.split_once(' ') {
@@ -135,7 +135,7 @@ impl Broker {
                     Some(token.trim())
                 }
                 _ => {
-                    return Err(BrokerError::invalid_token(
+                    return Err(Refusal::invalid_token(
                         "send the enrolment token as Authorization: Bearer <token>",
                     ));
                 }
@@ -147,11 +147,11 @@ impl Broker {
             }),
             (None, Some(text)) => Certificate::from_openssh(text.trim())
                 .map(|c| HostAuth::Renewal(Box::new(c)))
-                .map_err(|_| BrokerError::bad_request("certificate is not an OpenSSH certificate")),
-            (Some(_), Some(_)) => Err(BrokerError::bad_request(
+                .map_err(|_| Refusal::bad_request("certificate is not an OpenSSH certificate")),
+            (Some(_), Some(_)) => Err(Refusal::bad_request(
                 "send either an enrolment token or the current certificate, not both",
             )),
-            (None, None) => Err(BrokerError::invalid_token(
+            (None, None) => Err(Refusal::invalid_token(
                 "a host certificate needs an enrolment token (run `zt host enroll`) or the current host certificate (`zt host renew`)",
             )),
         }
@@ -162,34 +162,33 @@ impl Broker {
         meta: &RequestMeta,
         req: &proto::HostCertificateRequest,
         enrolment: &mut Option<EnrolmentFacts>,
-    ) -> Result<proto::HostCertificateResponse, BrokerError> {
+    ) -> Result<proto::HostCertificateResponse, Refusal> {
         let auth = self.host_auth(meta, req)?;
         if req.nonce.len() < 16
             || req.nonce.len() > 128
             || !req.nonce.chars().all(|c| c.is_ascii_graphic())
         {
-            return Err(BrokerError::bad_request(
+            return Err(Refusal::bad_request(
                 "nonce must be 16 to 128 printable characters",
             ));
         }
         if req.issued_at.abs_diff(meta.now) > zt_core::dpop::IAT_WINDOW_SECS {
-            return Err(BrokerError::bad_request(
+            return Err(Refusal::bad_request(
                 "issued_at is more than 60 s from the broker's clock; check the host's time",
             ));
         }
         let public_text = req.public_key.trim();
-        let host_key = PublicKey::from_openssh(public_text).map_err(|_| {
-            BrokerError::invalid_key("public_key is not an OpenSSH public key line")
-        })?;
+        let host_key = PublicKey::from_openssh(public_text)
+            .map_err(|_| Refusal::invalid_key("public_key is not an OpenSSH public key line"))?;
         let mut ca_keys = self.keys.host_ca_publics();
         ca_keys.push(self.keys.user_ca_public());
         ca::check_subject_key(&host_key, &ca_keys)
-            .map_err(|e| BrokerError::invalid_key(e.to_string()))?;
+            .map_err(|e| Refusal::invalid_key(e.to_string()))?;
         let context =
             ca::host_possession_context(&self.host_certificate_url, &req.nonce, req.issued_at);
         let message = ca::possession_message(&context, public_text);
         ca::verify_possession(&host_key, &message, &req.possession_proof).map_err(|_| {
-            BrokerError::invalid_key("possession_proof does not verify: sign with the host key")
+            Refusal::invalid_key("possession_proof does not verify: sign with the host key")
         })?;
         let fingerprint = ca::fingerprint(&host_key);
         let revoked = self.revocation_list(meta.now).await?;
@@ -212,7 +211,7 @@ impl Broker {
                     None => token.principals.clone(),
                     Some(asked) => {
                         if asked.is_empty() || asked.iter().any(|p| !token.principals.contains(p)) {
-                            return Err(BrokerError::denied(format!(
+                            return Err(Refusal::denied(format!(
                                 "the enrolment token allows only the principals {}",
                                 token.principals.join(",")
                             )));
@@ -228,7 +227,7 @@ impl Broker {
             }
             HostAuth::Renewal(current) => {
                 if req.principals.is_some() {
-                    return Err(BrokerError::bad_request(
+                    return Err(Refusal::bad_request(
                         "a renewal keeps the current principals; enrol again to change them",
                     ));
                 }
@@ -242,12 +241,12 @@ impl Broker {
                     && current.public_key() == host_key.key_data()
                     && current.validate_at(meta.now, &trusted).is_ok();
                 if !valid {
-                    return Err(BrokerError::invalid_token(
+                    return Err(Refusal::invalid_token(
                         "the certificate is not a current host certificate from this broker for this key; enrol again",
                     ));
                 }
                 if revoked.revokes(current.serial(), current.key_id(), &fingerprint) {
-                    return Err(BrokerError::denied(
+                    return Err(Refusal::denied(
                         "this host certificate was revoked; enrol again with a new token",
                     ));
                 }
@@ -255,7 +254,7 @@ impl Broker {
             }
         };
         if revoked.revokes(0, "", &fingerprint) {
-            return Err(BrokerError::denied(
+            return Err(Refusal::denied(
                 "this host key was revoked; generate a new host key and enrol it",
             ));
         }
@@ -274,7 +273,7 @@ impl Broker {
         meta: &RequestMeta,
         host_key: &PublicKey,
         grant: HostGrant,
-    ) -> Result<proto::HostCertificateResponse, BrokerError> {
+    ) -> Result<proto::HostCertificateResponse, Refusal> {
         let HostGrant {
             principals,
             changes,
@@ -303,7 +302,7 @@ impl Broker {
                     &spec,
                     &mut rand_core::OsRng,
                 )
-                .map_err(|e| BrokerError::bad_request(format!("cannot certify this host: {e}")))?;
+                .map_err(|e| Refusal::bad_request(format!("cannot certify this host: {e}")))?;
                 let facts = CertificateFacts {
                     serial,
                     key_id: spec.key_id.clone(),
@@ -322,7 +321,7 @@ impl Broker {
                 audit.enrolment = enrolment.clone();
                 let write = Write {
                     once: vec![OnceValue {
-                        kind: "host_nonce",
+                        kind: OnceKind::HostNonce,
                         value: nonce.clone(),
                         expires_at: meta.now + 2 * zt_core::dpop::IAT_WINDOW_SECS,
                     }],

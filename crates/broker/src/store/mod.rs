@@ -8,6 +8,8 @@
 //! PostgreSQL store will implement for several replicas.
 
 pub mod audit_log;
+#[cfg(test)]
+pub mod memory;
 pub mod sqlite;
 mod sqlite_hosts;
 
@@ -25,8 +27,8 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// A single-use value was seen before.
-    #[error("{0} was already used")]
-    Replayed(&'static str),
+    #[error("{} was already used", .0.as_str())]
+    Replayed(OnceKind),
     /// The random serial collided; the caller picks another and retries.
     #[error("certificate serial already issued")]
     SerialTaken,
@@ -40,10 +42,32 @@ pub enum StoreError {
     TokenUnusable,
 }
 
+/// What a single-use value is; each kind has its own ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnceKind {
+    /// The `jti` of a DPoP proof.
+    DpopJti,
+    /// An IdP ID token that was exchanged (its hash or `jti`).
+    IdToken,
+    /// The nonce of a host's possession proof.
+    HostNonce,
+}
+
+impl OnceKind {
+    /// The name stored in the ledger's `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnceKind::DpopJti => "dpop_jti",
+            OnceKind::IdToken => "id_token",
+            OnceKind::HostNonce => "host_nonce",
+        }
+    }
+}
+
 /// A value that may be used once until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnceValue {
-    pub kind: &'static str,
+    pub kind: OnceKind,
     pub value: String,
     pub expires_at: u64,
 }

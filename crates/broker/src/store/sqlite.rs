@@ -507,7 +507,13 @@ impl Writer {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO used_once (kind, value, expires_at) VALUES (?1, ?2, ?3)",
                 )
-                .and_then(|mut s| s.execute(params![once.kind, once.value, once.expires_at as i64]))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        once.kind.as_str(),
+                        once.value,
+                        once.expires_at as i64
+                    ])
+                })
                 .map_err(Applied::Sql)?;
             if inserted == 0 {
                 return Err(Applied::Refused(StoreError::Replayed(once.kind)));
@@ -546,13 +552,13 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::OnceValue;
+    use crate::store::{OnceKind, OnceValue};
     use zt_core::audit::{AuditRecord, EventKind, Subject};
 
     fn write(jti: &str, serial: Option<u64>) -> Write {
         Write {
             once: vec![OnceValue {
-                kind: "dpop_jti",
+                kind: OnceKind::DpopJti,
                 value: jti.into(),
                 expires_at: u64::MAX >> 2,
             }],
@@ -590,7 +596,7 @@ mod tests {
             1,
             "{results:?}"
         );
-        assert!(results.contains(&Err(StoreError::Replayed("dpop_jti"))));
+        assert!(results.contains(&Err(StoreError::Replayed(OnceKind::DpopJti))));
         assert!(results.contains(&Err(StoreError::SerialTaken)));
         store.commit(write("jti-d", Some(4))).await.unwrap();
         let records = store.audit_records(0, 100).await.unwrap();

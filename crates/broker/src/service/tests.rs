@@ -1,0 +1,434 @@
+//! The service on its own: an in-memory store, a fixed clock, ID tokens from a fixed table
+//! instead of an IdP, and real DPoP proofs, access tokens and possession proofs. What the
+//! HTTP layer adds (extraction, statuses, limits) is tested against the real binary in
+//! `tests/attacks`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ssh_key::{Algorithm, PrivateKey};
+use zt_core::audit::{AuditRecord, EventKind};
+use zt_core::id_token::{IdTokenError, VerifiedIdToken};
+use zt_core::jose::SigningKey;
+use zt_core::policy::{Identity, Policy};
+use zt_core::proto::{self, CertificateResponse, ErrorCode, TokenExchangeRequest};
+use zt_core::requests::{certificate_request, exchange_form};
+use zt_core::revocation::Revocation;
+
+use super::{Broker, Refusal, RequestMeta};
+use crate::config::BrokerConfig;
+use crate::idp::{IdTokenVerifier, IdpError, VerifyFuture};
+use crate::keys::BrokerKeys;
+use crate::store::memory::MemoryStore;
+use crate::store::{Change, Store, Write};
+
+const NOW: u64 = 1_800_000_000;
+const BROKER: &str = "https://broker.test";
+const ISSUER: &str = "https://idp.test";
+
+const CONFIG: &str = r#"
+policy = "policy.toml"
+[server]
+listen = "127.0.0.1:0"
+public_url = "https://broker.test"
+[identity_provider]
+issuer = "https://idp.test"
+client_id = "zt"
+[keys]
+user_ca = "user_ca"
+host_ca = "host_ca"
+token_signing = "token.pem"
+[store]
+sqlite = "unused.db"
+"#;
+
+const POLICY: &str = r#"
+[[rules]]
+name = "sre"
+match.groups = ["sre"]
+principals = ["ops", "root"]
+extensions = ["permit-pty"]
+ttl = "30m"
+"#;
+
+/// ID tokens by their text: what the broker's IdP verifier would say about each.
+struct FixedIdp(HashMap<&'static str, Answer>);
+
+type Answer = Result<VerifiedIdToken, fn() -> IdpError>;
+
+impl IdTokenVerifier for FixedIdp {
+    fn verify<'a>(&'a self, token: &'a str, _now: u64) -> VerifyFuture<'a> {
+        let answer = match self.0.get(token) {
+            Some(Ok(verified)) => Ok(verified.clone()),
+            Some(Err(error)) => Err(error()),
+            None => Err(IdpError::Token(IdTokenError::Malformed)),
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+fn identity(subject: &str, groups: &[&str]) -> Identity {
+    Identity {
+        issuer: ISSUER.into(),
+        subject: subject.into(),
+        email: Some(format!("{subject}@example.com")),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    }
+}
+
+fn verified(subject: &str, groups: &[&str], token_id: &str) -> VerifiedIdToken {
+    VerifiedIdToken {
+        identity: identity(subject, groups),
+        expires_at: NOW + 300,
+        token_id: token_id.into(),
+    }
+}
+
+struct Fixture {
+    broker: Broker,
+    store: Arc<MemoryStore>,
+    device: SigningKey,
+    requests: std::cell::Cell<u32>,
+}
+
+fn fixture() -> Fixture {
+    let config: BrokerConfig = toml::from_str(CONFIG).unwrap();
+    let ca = || PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap();
+    let keys = BrokerKeys {
+        user_ca: ca(),
+        host_ca: ca(),
+        token: SigningKey::generate().unwrap(),
+        additional_host_cas: vec![],
+    };
+    let idp = FixedIdp(HashMap::from([
+        ("alice-1", Ok(verified("alice", &["sre"], "id-alice-1"))),
+        ("alice-2", Ok(verified("alice", &["sre"], "id-alice-2"))),
+        ("bob-1", Ok(verified("bob", &["dev"], "id-bob-1"))),
+        (
+            "expired",
+            Err((|| IdpError::Token(IdTokenError::Expired)) as fn() -> IdpError),
+        ),
+        (
+            "idp-down",
+            Err(|| IdpError::Unreachable(ISSUER.into(), "connection refused".into())),
+        ),
+    ]));
+    let store = Arc::new(MemoryStore::new());
+    let broker = Broker::new(
+        config,
+        keys,
+        Policy::from_toml(POLICY).unwrap(),
+        Arc::new(idp),
+        store.clone(),
+    );
+    Fixture {
+        broker,
+        store,
+        device: SigningKey::generate().unwrap(),
+        requests: std::cell::Cell::new(0),
+    }
+}
+
+fn ssh_key() -> PrivateKey {
+    PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap()
+}
+
+impl Fixture {
+    fn meta(&self, dpop: Option<String>, authorization: Option<String>) -> RequestMeta {
+        self.requests.set(self.requests.get() + 1);
+        RequestMeta {
+            request_id: format!("req-{}", self.requests.get()),
+            client_addr: Some("192.0.2.7:5000".parse().unwrap()),
+            dpop,
+            authorization,
+            now: NOW,
+        }
+    }
+
+    fn token_proof(&self, key: &SigningKey) -> String {
+        let url = format!("{BROKER}{}", proto::TOKEN_PATH);
+        zt_core::dpop::create_proof(key, "POST", &url, NOW, None)
+            .unwrap()
+            .0
+    }
+
+    async fn exchange_with(
+        &self,
+        form: &TokenExchangeRequest,
+        dpop: Option<String>,
+    ) -> Result<proto::TokenExchangeResponse, Refusal> {
+        self.broker.exchange(&self.meta(dpop, None), form).await
+    }
+
+    async fn exchange(&self, id_token: &str) -> Result<String, Refusal> {
+        let proof = self.token_proof(&self.device);
+        self.exchange_with(&exchange_form(id_token), Some(proof))
+            .await
+            .map(|r| r.access_token)
+    }
+
+    /// A certificate request as `zt` makes it, with `device` signing the DPoP proof.
+    async fn certificate_as(
+        &self,
+        device: &SigningKey,
+        access_token: Option<&str>,
+        key: &PrivateKey,
+    ) -> Result<CertificateResponse, Refusal> {
+        let url = format!("{BROKER}{}", proto::CERTIFICATE_PATH);
+        let (proof, jti) =
+            zt_core::dpop::create_proof(device, "POST", &url, NOW, access_token).unwrap();
+        let body = certificate_request(key, &jti).unwrap();
+        let meta = self.meta(Some(proof), access_token.map(|t| format!("DPoP {t}")));
+        self.broker.issue_certificate(&meta, &body).await
+    }
+
+    async fn certificate(&self, access_token: &str) -> Result<CertificateResponse, Refusal> {
+        self.certificate_as(&self.device, Some(access_token), &ssh_key())
+            .await
+    }
+
+    fn records(&self) -> Vec<AuditRecord> {
+        self.store.records()
+    }
+
+    async fn revoke(&self, subject: &str) {
+        let revocation = Revocation::User {
+            issuer: ISSUER.into(),
+            subject: subject.into(),
+        };
+        let mut record = self.records().last().cloned().expect("a record to copy");
+        record.kind = EventKind::Revoked;
+        record.revocation = Some(revocation.clone());
+        let mut write = Write::record(record);
+        write.changes.push(Change::Revoke(revocation));
+        self.store.commit(write).await.unwrap();
+    }
+}
+
+fn code(result: Result<impl std::fmt::Debug, Refusal>) -> ErrorCode {
+    result.expect_err("the request must be refused").code
+}
+
+#[tokio::test]
+async fn a_certificate_carries_exactly_what_the_rule_grants_and_is_audited_first() {
+    let f = fixture();
+    let token = f.exchange("alice-1").await.unwrap();
+    let cert = f.certificate(&token).await.unwrap();
+    assert_eq!(cert.principals, ["ops", "root"]);
+    assert_eq!(cert.rule, "sre");
+    assert_eq!(cert.valid_before, NOW + 30 * 60);
+    let records = f.records();
+    let kinds: Vec<_> = records.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::TokenExchange, EventKind::CertificateIssued]
+    );
+    let issued = &records[1];
+    let facts = issued.certificate.as_ref().unwrap();
+    assert_eq!(facts.serial, cert.serial);
+    assert_eq!(issued.rule.as_deref(), Some("sre"));
+    assert_eq!(issued.identity.as_ref().unwrap().subject, "alice");
+    assert_eq!(
+        issued.device.as_deref(),
+        Some(f.device.thumbprint().as_str())
+    );
+}
+
+#[tokio::test]
+async fn exchange_checks_grant_type_then_dpop_then_the_id_token() {
+    let f = fixture();
+    let mut wrong_grant = exchange_form("alice-1");
+    wrong_grant.grant_type = "password".into();
+    // Everything else wrong as well: no proof, and a token the IdP does not know.
+    let mut everything_wrong = wrong_grant.clone();
+    everything_wrong.subject_token = "forged".into();
+    assert_eq!(
+        code(f.exchange_with(&everything_wrong, None).await),
+        ErrorCode::UnsupportedGrantType
+    );
+    assert_eq!(
+        code(f.exchange_with(&exchange_form("forged"), None).await),
+        ErrorCode::InvalidDpopProof
+    );
+    let proof = f.token_proof(&f.device);
+    assert_eq!(
+        code(f.exchange_with(&exchange_form("forged"), Some(proof)).await),
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(code(f.exchange("expired").await), ErrorCode::InvalidGrant);
+    assert_eq!(
+        code(f.exchange("idp-down").await),
+        ErrorCode::TemporarilyUnavailable
+    );
+}
+
+#[tokio::test]
+async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_the_store() {
+    let f = fixture();
+    let alice = f.exchange("alice-1").await.unwrap();
+    let bob = f.exchange("bob-1").await.unwrap();
+    let stranger = SigningKey::generate().unwrap();
+
+    // No access token: refused for the token, whatever else is wrong.
+    let no_token = f.certificate_as(&stranger, None, &ssh_key()).await;
+    assert_eq!(code(no_token), ErrorCode::InvalidToken);
+    // A forged token.
+    let forged = f
+        .certificate_as(&f.device, Some("e30.e30.sig"), &ssh_key())
+        .await;
+    assert_eq!(code(forged), ErrorCode::InvalidToken);
+    // A good token with another device's proof: DPoP, before policy (bob has no rule).
+    let stolen = f.certificate_as(&stranger, Some(&bob), &ssh_key()).await;
+    assert_eq!(code(stolen), ErrorCode::InvalidDpopProof);
+    // A good token and proof, but the key to certify is the CA's own: the key, before policy.
+    let ca_key = f.broker.keys.user_ca.clone();
+    let as_ca = f.certificate_as(&f.device, Some(&bob), &ca_key).await;
+    assert_eq!(code(as_ca), ErrorCode::InvalidKey);
+    // Everything proven, and policy says no.
+    let denied = f.certificate(&bob).await.unwrap_err();
+    assert_eq!(denied.code, ErrorCode::AccessDenied);
+    assert!(
+        denied.description.contains("no policy rule matches"),
+        "{denied}"
+    );
+    // Policy says yes, and the store refuses: the identity was revoked after its exchange.
+    f.revoke("alice").await;
+    let revoked = f.certificate(&alice).await.unwrap_err();
+    assert_eq!(revoked.code, ErrorCode::AccessDenied);
+    assert!(revoked.description.contains("revoked"), "{revoked}");
+    assert!(
+        f.records()
+            .iter()
+            .all(|r| r.kind != EventKind::CertificateIssued)
+    );
+}
+
+#[tokio::test]
+async fn refusals_are_audited_with_only_the_identity_that_was_verified() {
+    let f = fixture();
+    let bob = f.exchange("bob-1").await.unwrap();
+    let stranger = SigningKey::generate().unwrap();
+    f.certificate_as(&stranger, None, &ssh_key())
+        .await
+        .unwrap_err();
+    f.certificate_as(&stranger, Some(&bob), &ssh_key())
+        .await
+        .unwrap_err();
+    f.certificate(&bob).await.unwrap_err();
+    f.exchange("forged").await.unwrap_err();
+
+    let records = f.records();
+    let refused: Vec<&AuditRecord> = records[1..].iter().collect();
+    let kinds: Vec<_> = refused.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::CertificateRefused,
+            EventKind::CertificateRefused,
+            EventKind::CertificateRefused,
+            EventKind::TokenExchangeRefused,
+        ]
+    );
+    let who = |r: &AuditRecord| r.identity.as_ref().map(|i| i.subject.clone());
+    // No token: nobody was verified.
+    assert_eq!(who(refused[0]), None);
+    assert_eq!(refused[0].device, None);
+    // bob's token verified (the broker's own signature), the stranger's proof did not:
+    // bob is named, no device is.
+    assert_eq!(who(refused[1]).as_deref(), Some("bob"));
+    assert_eq!(refused[1].device, None);
+    // Denied by policy: bob and his device, no rule.
+    assert_eq!(who(refused[2]).as_deref(), Some("bob"));
+    assert_eq!(
+        refused[2].device.as_deref(),
+        Some(f.device.thumbprint().as_str())
+    );
+    assert_eq!(refused[2].rule, None);
+    // An ID token that does not verify names nobody, but the proof's device.
+    assert_eq!(who(refused[3]), None);
+    assert_eq!(
+        refused[3].device.as_deref(),
+        Some(f.device.thumbprint().as_str())
+    );
+    for (record, status, error) in [
+        (refused[0], 401, "invalid_token"),
+        (refused[1], 401, "invalid_dpop_proof"),
+        (refused[2], 403, "access_denied"),
+        (refused[3], 400, "invalid_grant"),
+    ] {
+        let outcome = record.outcome.as_ref().unwrap();
+        assert_eq!(
+            (outcome.status, outcome.error.as_deref()),
+            (status, Some(error))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_and_a_proof_are_each_used_once_across_requests() {
+    let f = fixture();
+    f.exchange("alice-1").await.unwrap();
+    assert_eq!(code(f.exchange("alice-1").await), ErrorCode::IdTokenReused);
+    // The same proof replayed on a second request.
+    let proof = f.token_proof(&f.device);
+    let form = exchange_form("alice-2");
+    f.exchange_with(&form, Some(proof.clone())).await.unwrap();
+    assert_eq!(
+        code(f.exchange_with(&exchange_form("bob-1"), Some(proof)).await),
+        ErrorCode::InvalidDpopProof
+    );
+    let replays = f
+        .records()
+        .iter()
+        .filter(|r| r.kind == EventKind::TokenExchangeRefused)
+        .count();
+    assert_eq!(replays, 2);
+}
+
+#[tokio::test]
+async fn a_serial_collision_is_retried_with_a_new_serial_and_three_give_up() {
+    let f = fixture();
+    let token = f.exchange("alice-1").await.unwrap();
+    f.store.collide_serials(2);
+    let cert = f.certificate(&token).await.unwrap();
+    let issued: Vec<u64> = f
+        .records()
+        .iter()
+        .filter_map(|r| r.certificate.as_ref().map(|c| c.serial))
+        .collect();
+    assert_eq!(
+        issued,
+        [cert.serial],
+        "one record, for the serial that was returned"
+    );
+    let parsed = ssh_key::Certificate::from_openssh(&cert.certificate).unwrap();
+    assert_eq!(parsed.serial(), cert.serial);
+
+    f.store.collide_serials(3);
+    let refusal = f.certificate(&token).await.unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::ServerError);
+    assert_eq!(
+        f.records()
+            .iter()
+            .filter(|r| r.kind == EventKind::CertificateIssued)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_issued_when_the_log_cannot_be_written() {
+    let f = fixture();
+    let token = f.exchange("alice-1").await.unwrap();
+    f.store.set_unwritable(true);
+    assert_eq!(
+        code(f.certificate(&token).await),
+        ErrorCode::TemporarilyUnavailable
+    );
+    assert_eq!(
+        code(f.exchange("alice-2").await),
+        ErrorCode::TemporarilyUnavailable
+    );
+    f.store.set_unwritable(false);
+    f.certificate(&token).await.unwrap();
+}

@@ -1,0 +1,238 @@
+//! The one place where client errors become exit statuses, messages and hints (the
+//! contract in the README and `zt --help`). Decisions are made on the broker's error code
+//! and the identity provider's OAuth code, never on message text.
+
+use zt_core::proto::ErrorCode;
+use zt_os::exit::{Exit, Failure};
+
+use crate::client::error::{BrokerRefusal, Error, IdpOperation, IdpRefusal, OAuthError};
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Broker(refusal) => broker_refusal(&refusal),
+            Error::Idp(refusal) => idp_refusal(&refusal),
+            Error::Unreachable {
+                untrusted_certificate,
+                ..
+            } => {
+                let hint = if untrusted_certificate {
+                    "its TLS certificate does not verify; if it comes from a private CA, set SSL_CERT_FILE to that CA's PEM bundle"
+                } else {
+                    "check the network and the URL; `zt status` shows the configured broker"
+                };
+                Failure::new(Exit::Unreachable, e.to_string()).hint(hint)
+            }
+            Error::Config { message, hint } => {
+                let failure = Failure::config(message);
+                match hint {
+                    Some(hint) => failure.hint(hint),
+                    None => failure,
+                }
+            }
+            Error::InvalidProfile(_) => Failure::new(Exit::Usage, e.to_string()),
+            Error::NotLoggedIn(message) => Failure::login_required(message),
+            Error::IdTokenRejected { .. } => Failure::new(Exit::Denied, e.to_string()),
+            Error::NotGranted {
+                ref rule,
+                ref missing,
+                ..
+            } => {
+                let quoted: Vec<String> = missing.iter().map(|m| format!("\"{m}\"")).collect();
+                let hint = format!(
+                    "ask an admin to add {} to the extensions of rule {rule:?}, or connect without it",
+                    quoted.join(" and ")
+                );
+                Failure::new(Exit::Denied, e.to_string()).hint(hint)
+            }
+            Error::Protocol(_) | Error::File(_) | Error::Keyring { .. } | Error::Internal(_) => {
+                Failure::unexpected(e.to_string())
+            }
+        }
+    }
+}
+
+/// A broker refusal, decided on its code; on its status only when the answer did not come
+/// from a broker (a proxy's 502, a web server's 404).
+fn broker_refusal(refusal: &BrokerRefusal) -> Failure {
+    let what = refusal.describe();
+    match refusal.code {
+        Some(ErrorCode::AccessDenied) => denied(&what),
+        Some(ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof) => credentials_refused(&what),
+        Some(ErrorCode::InvalidGrant | ErrorCode::IdTokenReused) => {
+            Failure::login_required(format!("the broker refused the identity token: {what}"))
+        }
+        Some(ErrorCode::RateLimited) => limited(&what),
+        Some(ErrorCode::TemporarilyUnavailable) => unavailable(&what),
+        Some(
+            ErrorCode::InvalidRequest
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::InvalidTarget
+            | ErrorCode::InvalidKey
+            | ErrorCode::NotFound
+            | ErrorCode::ServerError,
+        ) => answered(refusal.status, &what),
+        None => match refusal.status {
+            403 => denied(&what),
+            401 => credentials_refused(&what),
+            429 => limited(&what),
+            502..=504 => unavailable(&what),
+            status => answered(status, &what),
+        },
+    }
+}
+
+fn denied(what: &str) -> Failure {
+    Failure::new(
+        Exit::Denied,
+        format!("the broker denied the request: {what}"),
+    )
+}
+
+fn credentials_refused(what: &str) -> Failure {
+    Failure::login_required(format!("the broker refused the credentials: {what}"))
+}
+
+fn limited(what: &str) -> Failure {
+    Failure::new(
+        Exit::Unreachable,
+        format!("the broker is limiting requests: {what}"),
+    )
+}
+
+fn unavailable(what: &str) -> Failure {
+    Failure::new(
+        Exit::Unreachable,
+        format!("the broker is unavailable: {what}"),
+    )
+}
+
+fn answered(status: u16, what: &str) -> Failure {
+    Failure::unexpected(format!("the broker answered HTTP {status}: {what}"))
+}
+
+fn idp_refusal(refusal: &IdpRefusal) -> Failure {
+    match (refusal.operation, &refusal.code) {
+        (IdpOperation::DeviceToken, OAuthError::AccessDenied) => Failure::new(
+            Exit::Denied,
+            "the sign-in was denied at the identity provider",
+        ),
+        (IdpOperation::DeviceToken, OAuthError::ExpiredToken) => {
+            Failure::login_required("the device code expired before the sign-in was approved")
+        }
+        (IdpOperation::Refresh, OAuthError::InvalidGrant) => {
+            Failure::login_required("the identity provider no longer accepts the saved session")
+        }
+        _ => Failure::unexpected(refusal.to_string()),
+    }
+}
+
+/// For the target-side `zt host` commands, where the caller is a host, not a person: a
+/// refused enrolment token or certificate is a denial (there is no `zt login` to run).
+pub fn host_failure(e: Error) -> Failure {
+    match e {
+        Error::Broker(refusal) => {
+            let exit = match (refusal.code, refusal.status) {
+                (Some(ErrorCode::InvalidToken | ErrorCode::AccessDenied), _)
+                | (None, 401 | 403) => Exit::Denied,
+                (Some(ErrorCode::TemporarilyUnavailable | ErrorCode::RateLimited), _)
+                | (None, 500..) => Exit::Unreachable,
+                _ => Exit::Unexpected,
+            };
+            Failure::new(exit, format!("the broker refused: {}", refusal.describe()))
+        }
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: u16, code: Option<ErrorCode>) -> Error {
+        Error::Broker(BrokerRefusal {
+            status,
+            code,
+            error: code.map_or_else(|| format!("HTTP {status}"), |c| c.as_str().to_owned()),
+            description: Some("d".into()),
+        })
+    }
+
+    #[test]
+    fn broker_codes_decide_the_exit_status() {
+        let cases = [
+            (403, Some(ErrorCode::AccessDenied), Exit::Denied),
+            (401, Some(ErrorCode::InvalidToken), Exit::LoginRequired),
+            (401, Some(ErrorCode::InvalidDpopProof), Exit::LoginRequired),
+            (400, Some(ErrorCode::InvalidGrant), Exit::LoginRequired),
+            (400, Some(ErrorCode::IdTokenReused), Exit::LoginRequired),
+            (429, Some(ErrorCode::RateLimited), Exit::Unreachable),
+            (
+                503,
+                Some(ErrorCode::TemporarilyUnavailable),
+                Exit::Unreachable,
+            ),
+            (400, Some(ErrorCode::InvalidKey), Exit::Unexpected),
+            (500, Some(ErrorCode::ServerError), Exit::Unexpected),
+            (502, None, Exit::Unreachable),
+            (403, None, Exit::Denied),
+            (404, None, Exit::Unexpected),
+        ];
+        for (status, code, exit) in cases {
+            assert_eq!(
+                Failure::from(refusal(status, code)).exit,
+                exit,
+                "{status} {code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_status_does_not_override_a_known_code() {
+        // A broker code wins over a status that would say otherwise.
+        let failure = Failure::from(refusal(400, Some(ErrorCode::AccessDenied)));
+        assert_eq!(failure.exit, Exit::Denied);
+    }
+
+    #[test]
+    fn oauth_codes_decide_idp_failures() {
+        let idp = |operation, code| {
+            Failure::from(Error::Idp(IdpRefusal {
+                operation,
+                code,
+                description: None,
+            }))
+            .exit
+        };
+        use IdpOperation::*;
+        assert_eq!(idp(DeviceToken, OAuthError::AccessDenied), Exit::Denied);
+        assert_eq!(
+            idp(DeviceToken, OAuthError::ExpiredToken),
+            Exit::LoginRequired
+        );
+        assert_eq!(idp(Refresh, OAuthError::InvalidGrant), Exit::LoginRequired);
+        assert_eq!(
+            idp(Refresh, OAuthError::Other("x".into())),
+            Exit::Unexpected
+        );
+    }
+
+    #[test]
+    fn a_host_whose_token_is_refused_is_denied() {
+        let failure = host_failure(refusal(401, Some(ErrorCode::InvalidToken)));
+        assert_eq!(failure.exit, Exit::Denied);
+        let failure = host_failure(refusal(503, Some(ErrorCode::TemporarilyUnavailable)));
+        assert_eq!(failure.exit, Exit::Unreachable);
+    }
+
+    #[test]
+    fn an_untrusted_certificate_gets_the_ssl_cert_file_hint() {
+        let failure = Failure::from(Error::Unreachable {
+            peer: crate::client::error::Peer::Broker,
+            detail: "x".into(),
+            untrusted_certificate: true,
+        });
+        assert_eq!(failure.exit, Exit::Unreachable);
+        assert!(failure.hint.unwrap().contains("SSL_CERT_FILE"));
+    }
+}
