@@ -8,7 +8,9 @@ usage() {
     cat <<'EOF'
 Usage: ./install.sh [--prefix DIR] [--demo]
 
-Builds zt and zt-broker (cargo build --release --locked) and installs:
+Builds zt (cargo build --locked --profile client -p zt: small, for the
+ssh_config check every connection starts) and zt-broker (cargo build --locked
+--release -p zt-broker), then installs:
   DIR/bin/zt, DIR/bin/zt-broker
   DIR/share/man/man1/zt*.1
   DIR/share/bash-completion/completions/{zt,zt-broker}
@@ -57,8 +59,10 @@ done
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v cargo >/dev/null || die "cargo not found; install Rust from https://rustup.rs and try again"
 
-say "building release binaries (cargo build --release --locked; a few minutes the first time)"
-(cd "$src" && cargo build --release --locked)
+say "building zt-broker (cargo build --locked --release -p zt-broker; a few minutes the first time)"
+(cd "$src" && cargo build --locked --release -p zt-broker)
+say "building zt (cargo build --locked --profile client -p zt)"
+(cd "$src" && cargo build --locked --profile client -p zt)
 
 # Honour CARGO_TARGET_DIR or a target-dir in .cargo/config.toml.
 target_dir="$(cd "$src" && cargo metadata --format-version 1 --no-deps --locked |
@@ -83,9 +87,9 @@ put() {
 
 install -d "$bin_dir" "$man_dir" "$bash_dir" "$zsh_dir" "$fish_dir"
 
-for bin in zt zt-broker; do
-    [[ -x "$target_dir/release/$bin" ]] || die "cargo did not produce $target_dir/release/$bin"
-    put 755 "$target_dir/release/$bin" "$bin_dir/$bin"
+for built in client/zt release/zt-broker; do
+    [[ -x "$target_dir/$built" ]] || die "cargo did not produce $target_dir/$built"
+    put 755 "$target_dir/$built" "$bin_dir/$(basename "$built")"
 done
 
 shopt -s nullglob

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `zt ssh-config install` costs per connection, release build:
+# What `zt ssh-config install` costs per connection, binaries as installed:
 #  1. `zt ssh-config check` with a valid certificate (what `Match exec`
 #     runs): median over RUNS runs, spawned directly, next to `/bin/true`
 #     spawned the same way (the process-start floor of this machine);
@@ -9,9 +9,10 @@
 # differences. No pass/fail on timing.
 #
 # Usage: benches/ssh_config.sh [RUNS]        (default 200, minimum 100)
-# Needs: release binaries (cargo build --release), /usr/sbin/sshd, ssh,
+# Needs: the binaries as install.sh builds them
+# (cargo build --release -p zt-broker && cargo build --profile client -p zt), /usr/sbin/sshd, ssh,
 # ssh-keygen, python3; root (sshd must switch to the login user).
-# Env: ZT_BIN / ZT_BROKER_BIN override target/release/{zt,zt-broker}.
+# Env: ZT_BIN / ZT_BROKER_BIN override target/client/zt and target/release/zt-broker.
 set -euo pipefail
 
 RUNS=${1:-200}

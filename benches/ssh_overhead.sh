@@ -6,10 +6,11 @@
 # prints both medians and their difference. No pass/fail on timing.
 #
 # Usage: benches/ssh_overhead.sh [RUNS]        (default 50, minimum 30)
-# Needs: release binaries (cargo build --release), /usr/sbin/sshd, ssh,
+# Needs: the binaries as install.sh builds them
+# (cargo build --release -p zt-broker && cargo build --profile client -p zt), /usr/sbin/sshd, ssh,
 # ssh-keygen, python3. Run as root (sshd must switch to the login user) or as
 # a user whose sshd can run unprivileged.
-# Env: ZT_BIN / ZT_BROKER_BIN override target/release/{zt,zt-broker}.
+# Env: ZT_BIN / ZT_BROKER_BIN override target/client/zt and target/release/zt-broker.
 set -euo pipefail
 
 RUNS=${1:-50}

@@ -8,4 +8,5 @@ mod attacks;
 mod audit;
 mod e2e;
 mod hosts;
+mod layers;
 mod peers;

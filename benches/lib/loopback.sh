@@ -1,4 +1,5 @@
-# Shared setup of the loopback benchmarks (sourced, not run): release binaries,
+# Shared setup of the loopback benchmarks (sourced, not run): the binaries as
+# install.sh builds them (zt: the client profile; zt-broker: release),
 # a work directory removed on exit, `zt-broker dev` (development IdP
 # auto-approving alice), `zt login` with the file credential store and no
 # agent, and a certificate-only sshd configured as crates/testkit/src/sshd.rs does.
@@ -9,11 +10,14 @@
 # directory), S (sshd's directory), LOGIN, PORT.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-ZT_BIN=${ZT_BIN:-$ROOT/target/release/zt}
+ZT_BIN=${ZT_BIN:-$ROOT/target/client/zt}
 ZT_BROKER_BIN=${ZT_BROKER_BIN:-$ROOT/target/release/zt-broker}
 SSHD=/usr/sbin/sshd
 for bin in "$ZT_BIN" "$ZT_BROKER_BIN"; do
-    [[ -x $bin ]] || { echo "missing $bin: run cargo build --release" >&2; exit 1; }
+    [[ -x $bin ]] || {
+        echo "missing $bin: run cargo build --release -p zt-broker && cargo build --profile client -p zt" >&2
+        exit 1
+    }
 done
 
 WORK=$(mktemp -d "/tmp/zt-${BENCH_NAME:?}-bench-XXXXXX")
