@@ -452,11 +452,7 @@ impl Broker {
         result: &Result<T, Refusal>,
     ) {
         let Err(error) = result else { return };
-        let outcome = Outcome {
-            status: error.code.http_status(),
-            error: Some(error.code.as_str().to_owned()),
-            reason: Some(error.description.clone()),
-        };
+        let outcome = error.outcome();
         let write = Write::record(self.record(meta, kind, &known, None, outcome));
         if let Err(e) = self.store.commit(write).await {
             tracing::warn!(request_id = %meta.request_id, error = %e, "could not record a refusal in the audit log");

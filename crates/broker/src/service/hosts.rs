@@ -103,11 +103,7 @@ impl Broker {
         let mut enrolment = None;
         let result = self.try_issue_host(meta, req, &mut enrolment).await;
         if let Err(error) = &result {
-            let outcome = Outcome {
-                status: error.code.http_status(),
-                error: Some(error.code.as_str().to_owned()),
-                reason: Some(error.description.clone()),
-            };
+            let outcome = error.outcome();
             let mut record = self.record(
                 meta,
                 EventKind::HostCertificateRefused,

@@ -3,6 +3,7 @@
 //! layer alone turns a refusal into a response. Descriptions never echo secrets (tokens,
 //! keys) back.
 
+use zt_core::audit::Outcome;
 use zt_core::proto::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,16 @@ impl Refusal {
 
     pub fn internal(description: impl Into<String>) -> Self {
         Self::new(ErrorCode::ServerError, description)
+    }
+
+    /// How the refused request ended, for its audit record: the status the client gets,
+    /// the code and the reason given.
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            status: self.code.http_status(),
+            error: Some(self.code.as_str().to_owned()),
+            reason: Some(self.description.clone()),
+        }
     }
 }
 
