@@ -197,22 +197,8 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
                 ports: true,
             },
         )?;
-        // zt's identity options, as `zt ssh` passes them (see cli/ssh.rs).
-        let certificate_file = ctx.paths.certificate_file();
-        let identity_file = if cert.in_agent {
-            certificate_file.clone()
-        } else {
-            ctx.paths.key_file()
-        };
-        let argv = ssh_args::build(
-            invocation,
-            &Identity {
-                certificate: &certificate_file,
-                identity_file: &identity_file,
-                known_hosts: &ctx.paths.known_hosts_file(),
-                use_agent: cert.in_agent,
-            },
-        );
+        // zt's identity options, as `zt ssh` passes them.
+        let argv = ssh_args::build(invocation, &Identity::of(&ctx.paths, cert.in_agent));
         let mut child = Command::new(&program)
             .args(&argv)
             .stdin(std::process::Stdio::null())

@@ -38,23 +38,7 @@ pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
         &cert.rule,
         ssh_args::requested_forwarding(&invocation.options),
     )?;
-    // With the agent, the certificate itself names the identity: ssh then
-    // asks the agent to sign with the certificate entry zt added (the agent
-    // holds no plain-key entry to match a .pub file against).
-    let identity_file = if cert.in_agent {
-        paths.certificate_file()
-    } else {
-        paths.key_file()
-    };
-    let argv = ssh_args::build(
-        &invocation,
-        &Identity {
-            certificate: &paths.certificate_file(),
-            identity_file: &identity_file,
-            known_hosts: &paths.known_hosts_file(),
-            use_agent: cert.in_agent,
-        },
-    );
+    let argv = ssh_args::build(&invocation, &Identity::of(paths, cert.in_agent));
     let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
     exec(Command::new(&program).args(argv), &program)
 }

@@ -5,7 +5,9 @@
 //! be read as an option; one that starts with `-` is refused outright.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::paths::Paths;
 
 /// ssh options that take an argument (OpenSSH 9: `ssh -h` usage).
 const WITH_ARGUMENT: &str = "BbcDEeFIiJLlmOoPpQRSWw";
@@ -154,34 +156,79 @@ fn apply_option(option: &str, wanted: &mut Forwarding) {
     }
 }
 
-/// Where the certificate and key are.
-pub struct Identity<'a> {
-    pub certificate: &'a Path,
-    /// The private key file, or the certificate file when the key is in
-    /// the agent (ssh then asks the agent to sign with that entry).
-    pub identity_file: &'a Path,
-    pub known_hosts: &'a Path,
-    pub use_agent: bool,
+/// Where ssh finds the certificate and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The key lives only in ssh-agent, as a certificate entry. ssh is given the
+    /// certificate as its `IdentityFile` and asks the agent to sign with the matching entry.
+    /// No `CertificateFile`: with one, ssh first tries to read a private key from it and
+    /// prints `Load key "…": error in libcrypto` on every connection (OpenSSH 9.2).
+    Agent {
+        certificate: PathBuf,
+        known_hosts: PathBuf,
+    },
+    /// The key is a 0600 file next to its certificate; the agent is not consulted.
+    File {
+        key: PathBuf,
+        certificate: PathBuf,
+        known_hosts: PathBuf,
+    },
+}
+
+impl Identity {
+    /// The profile's identity: in the agent or in files, as the session says.
+    pub fn of(paths: &Paths, in_agent: bool) -> Self {
+        let certificate = paths.certificate_file();
+        let known_hosts = paths.known_hosts_file();
+        if in_agent {
+            Identity::Agent {
+                certificate,
+                known_hosts,
+            }
+        } else {
+            Identity::File {
+                key: paths.key_file(),
+                certificate,
+                known_hosts,
+            }
+        }
+    }
 }
 
 /// The full argument list for `ssh` (without the program name).
-pub fn build(inv: &SshInvocation, id: &Identity<'_>) -> Vec<OsString> {
+pub fn build(inv: &SshInvocation, id: &Identity) -> Vec<OsString> {
     let opt = |k: &str, v: &Path| OsString::from(format!("{k}={}", v.display()));
-    let mut out: Vec<OsString> = vec![
+    let mut out: Vec<OsString> = vec!["-o".into(), "IdentitiesOnly=yes".into()];
+    let known_hosts = match id {
+        Identity::Agent {
+            certificate,
+            known_hosts,
+        } => {
+            out.extend(["-o".into(), opt("IdentityFile", certificate)]);
+            known_hosts
+        }
+        Identity::File {
+            key,
+            certificate,
+            known_hosts,
+        } => {
+            out.extend([
+                "-o".into(),
+                opt("CertificateFile", certificate),
+                "-o".into(),
+                opt("IdentityFile", key),
+                "-o".into(),
+                "IdentityAgent=none".into(),
+            ]);
+            known_hosts
+        }
+    };
+    out.extend([
         "-o".into(),
-        "IdentitiesOnly=yes".into(),
-        "-o".into(),
-        opt("CertificateFile", id.certificate),
-        "-o".into(),
-        opt("IdentityFile", id.identity_file),
-        "-o".into(),
-        opt("UserKnownHostsFile", id.known_hosts),
+        opt("UserKnownHostsFile", known_hosts),
         "-o".into(),
         "StrictHostKeyChecking=yes".into(),
-    ];
-    if !id.use_agent {
-        out.extend(["-o".into(), "IdentityAgent=none".into()]);
-    }
+    ]);
     out.extend(inv.options.iter().cloned());
     out.push("--".into());
     out.push(inv.destination.clone().into());
@@ -275,11 +322,10 @@ mod tests {
         .unwrap();
         let built = build(
             &inv,
-            &Identity {
-                certificate: Path::new("/r/c"),
-                identity_file: Path::new("/r/k"),
-                known_hosts: Path::new("/r/kh"),
-                use_agent: false,
+            &Identity::File {
+                key: "/r/k".into(),
+                certificate: "/r/c".into(),
+                known_hosts: "/r/kh".into(),
             },
         );
         let text: Vec<String> = built
@@ -298,5 +344,30 @@ mod tests {
         let dd = text.iter().position(|a| a == "--").unwrap();
         assert_eq!(&text[dd + 1..], ["host", "true"]);
         assert!(text.contains(&"IdentityAgent=none".to_string()));
+    }
+
+    #[test]
+    fn with_the_agent_the_certificate_is_the_identity_and_no_certificate_file_is_named() {
+        let inv = parse(&args(&["host"])).unwrap();
+        let built = build(
+            &inv,
+            &Identity::Agent {
+                certificate: "/r/c".into(),
+                known_hosts: "/r/kh".into(),
+            },
+        );
+        let text: Vec<String> = built
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert!(text.contains(&"IdentityFile=/r/c".to_string()), "{text:?}");
+        assert!(
+            !text.iter().any(|a| a.starts_with("CertificateFile=")),
+            "{text:?}"
+        );
+        assert!(
+            !text.iter().any(|a| a.starts_with("IdentityAgent=")),
+            "{text:?}"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod fixture;
 mod forward;
 mod logout;
 mod policy_check;
+mod quiet_ssh;
 mod secrets;
 mod ssh_config;
 mod transport;
