@@ -121,6 +121,8 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--key-id', '--key-id', [CompletionResultType]::ParameterName, 'A certificate key ID, exactly')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'A user: every unexpired certificate issued to them, and no new ones')
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'A public key: its SHA256:… fingerprint, or a .pub file')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Revoke even though this broker never issued a certificate it names (ahead of time, or one another broker issued with the same CA)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the result as JSON on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -805,7 +805,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__revoke)
-            opts="-h --config --serial --key-id --user --key --help"
+            opts="-h --config --serial --key-id --user --key --force --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

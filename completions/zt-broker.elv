@@ -106,6 +106,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --key-id 'A certificate key ID, exactly'
             cand --user 'A user: every unexpired certificate issued to them, and no new ones'
             cand --key 'A public key: its SHA256:… fingerprint, or a .pub file'
+            cand --force 'Revoke even though this broker never issued a certificate it names (ahead of time, or one another broker issued with the same CA)'
+            cand --json 'Print the result as JSON on stdout'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -79,6 +79,8 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l serial -d
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l key-id -d 'A certificate key ID, exactly' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l user -d 'A user: every unexpired certificate issued to them, and no new ones' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l key -d 'A public key: its SHA256:… fingerprint, or a .pub file' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l force -d 'Revoke even though this broker never issued a certificate it names (ahead of time, or one another broker issued with the same CA)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l json -d 'Print the result as JSON on stdout'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -f -a "token" -d 'Host enrolment tokens'

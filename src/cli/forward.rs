@@ -167,7 +167,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
     let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
     let event = |value: serde_json::Value| {
         if ctx.json {
-            super::print_json(&value);
+            super::json::emit(&value);
         }
     };
     let mut backoff = Duration::from_secs(1);
@@ -212,10 +212,12 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
             })?;
         let margin = renew_margin(Some(&cert));
         let renew_in = cert.valid_before.saturating_sub(margin + unix_now());
-        event(serde_json::json!({
+        let mut started_event = serde_json::json!({
             "event": "ssh_started", "pid": child.id(), "destination": invocation.destination,
-            "serial": cert.serial, "valid_before": cert.valid_before, "reconnect_in_secs": renew_in,
-        }));
+            "serial": cert.serial.to_string(), "reconnect_in_secs": renew_in,
+        });
+        super::json::insert_time(&mut started_event, "valid_before", cert.valid_before);
+        event(started_event);
         eprintln!(
             "zt forward: connecting to {} (certificate serial {}; reconnecting with a new one in {}s)",
             invocation.destination, cert.serial, renew_in
@@ -237,7 +239,9 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
             }
             Outcome::Expiring => {
                 // Renew first, so the gap without a tunnel is one ssh start.
-                event(serde_json::json!({"event": "certificate_expiring", "serial": cert.serial}));
+                event(
+                    serde_json::json!({"event": "certificate_expiring", "serial": cert.serial.to_string()}),
+                );
                 // The timer fired with about `margin` left; renew for sure.
                 let renewed = certificate(ctx, MIN_RECONNECT.as_secs()).await;
                 let _ = child.kill().await;

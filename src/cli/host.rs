@@ -160,8 +160,7 @@ fn enroll(args: EnrollArgs) -> Result<(), Failure> {
     let drop_in_path = args.sshd_config_dir.join(DROP_IN_NAME);
     let drop_in = target::sshd_drop_in(&paths, &args.host_key);
     if args.dry_run {
-        println!("# {}", drop_in_path.display());
-        print!("{drop_in}");
+        zt_os::stdout::print(&format!("# {}\n{drop_in}", drop_in_path.display()))?;
         eprintln!("Dry run: nothing written and no token used. `zt host enroll` would write:");
         for path in [
             target::certificate_path(&args.host_key),
@@ -210,14 +209,14 @@ fn enroll(args: EnrollArgs) -> Result<(), Failure> {
     sync(&runtime, &http, &broker, &paths)?;
     make_dir(&args.sshd_config_dir)?;
     write(&drop_in_path, drop_in.as_bytes())?;
-    println!("{}", cert_path.display());
+    zt_os::stdout::println(&cert_path.display().to_string())?;
     eprintln!(
-        "Enrolled: host certificate serial {} for {} (valid until unix {}).\n\
+        "Enrolled: host certificate serial {} for {} (valid until {}).\n\
          Wrote {} and the files it names. List the principals each login accepts in {}/<login>,\n\
          then reload sshd (systemctl reload ssh) and enable zt-host-renew.timer and zt-krl-sync.timer.",
         answer.serial,
         answer.principals.join(","),
-        answer.valid_before,
+        zt_core::time::rfc3339(answer.valid_before),
         drop_in_path.display(),
         paths.principals_dir().display(),
     );
@@ -242,8 +241,8 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
     let now = zt_os::clock::unix_now();
     if !args.force && !target::renewal_due(current.valid_after(), current.valid_before(), now) {
         eprintln!(
-            "The host certificate is valid until unix {}; not renewing yet (--force to renew now).",
-            current.valid_before()
+            "The host certificate is valid until {}; not renewing yet (--force to renew now).",
+            zt_core::time::rfc3339(current.valid_before())
         );
         return Ok(());
     }
@@ -262,10 +261,11 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
         &cert_path,
         format!("{}\n", answer.certificate.trim()).as_bytes(),
     )?;
-    println!("{}", cert_path.display());
+    zt_os::stdout::println(&cert_path.display().to_string())?;
     eprintln!(
-        "Renewed: serial {} valid until unix {}. Reload sshd to serve it (the zt-host-renew service does).",
-        answer.serial, answer.valid_before
+        "Renewed: serial {} valid until {}. Reload sshd to serve it (the zt-host-renew service does).",
+        answer.serial,
+        zt_core::time::rfc3339(answer.valid_before)
     );
     Ok(())
 }

@@ -73,12 +73,12 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
         config.save(&ctx.paths.config_file)?;
         let who = tokens.email.clone().unwrap_or_else(|| tokens.subject.clone());
         if ctx.json {
-            super::print_json(&serde_json::json!({
+            super::json::emit(&serde_json::json!({
                 "event": "login",
                 "profile": ctx.profile,
                 "broker": broker_url,
-                "identity": { "issuer": idp_info.issuer, "subject": tokens.subject, "email": tokens.email, "groups": tokens.groups },
-                "certificate": { "serial": cert.serial, "principals": cert.principals, "valid_before": cert.valid_before, "rule": cert.rule, "in_agent": cert.in_agent },
+                "identity": super::json::identity(&session),
+                "certificate": super::json::certificate(&cert, zt_os::clock::unix_now()),
             }));
         }
         eprintln!(
@@ -94,7 +94,7 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
 fn show_prompt(prompt: &DevicePrompt, json: bool) {
     let complete = prompt.verification_uri_complete();
     if json {
-        super::print_json(&serde_json::json!({
+        super::json::emit(&serde_json::json!({
             "event": "device_authorization",
             "verification_uri": prompt.verification_uri(),
             "verification_uri_complete": complete,

@@ -60,7 +60,7 @@ pub fn run(_args: LogoutArgs, ctx: &Ctx) -> Result<(), Failure> {
         files::remove(&path)?;
     }
     if ctx.json {
-        super::print_json(
+        super::json::emit(
             &serde_json::json!({ "event": "logout", "profile": ctx.profile, "revoked_at_idp": revoked }),
         );
     }

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod failure;
 pub mod forward;
 pub mod host;
+pub mod json;
 pub mod login;
 pub mod logout;
 pub mod posture;
@@ -49,6 +50,11 @@ pub enum Command {
     /// Sign in (OAuth device flow) and get a first certificate
     Login(login::LoginArgs),
     /// Run OpenSSH with a fresh certificate
+    #[command(
+        long_about = ssh::LONG_ABOUT,
+        after_long_help = ssh::EXAMPLES,
+        override_usage = ssh::USAGE
+    )]
     Ssh(ssh::SshArgs),
     /// Show identity, broker, and certificate expiry
     Status(status::StatusArgs),
@@ -118,8 +124,4 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::unexpected(format!("cannot start the async runtime: {e}")))
-}
-
-pub(crate) fn print_json(value: &serde_json::Value) {
-    println!("{value}");
 }

@@ -11,7 +11,7 @@ pub struct PostureArgs {}
 pub fn run(_args: PostureArgs, ctx: &Ctx) -> Result<(), Failure> {
     let report = crate::posture::collect();
     if ctx.json {
-        super::print_json(
+        super::json::emit(
             &serde_json::to_value(&report).map_err(|e| Failure::unexpected(e.to_string()))?,
         );
     } else {

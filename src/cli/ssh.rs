@@ -15,14 +15,63 @@ use crate::client::{permissions, renewal};
 use zt_os::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct SshArgs {
     /// ssh options, destination and remote command, as for ssh(1)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., required = true, value_name = "SSH_ARGS")]
     pub args: Vec<OsString>,
 }
 
+/// The usage line: ssh's arguments, not clap's view of them.
+pub const USAGE: &str = "zt [--profile NAME] ssh [SSH_OPTIONS] [--] [USER@]HOST [COMMAND]...";
+
+pub const LONG_ABOUT: &str = "\
+Run OpenSSH with a fresh certificate.
+
+zt makes sure a certificate with at least two minutes left is in place, renewing it silently \
+when it can (no network otherwise), refuses forwarding the certificate does not grant, then \
+replaces itself with ssh. zt's identity options come first, so ssh keeps them over yours.
+
+Everything after `ssh` is for ssh, as ssh(1) reads it: its options (-p, -L, -o Name=value, \
+...), then the destination, then the remote command. zt's own flags (--profile, --json) go \
+before `ssh`. In scripts, end ssh's options with `--`: the next argument is always the \
+destination (one that starts with `-` is refused) and the rest is the remote command. \
+`-h`/`--help` and `--version` right after `ssh` are zt's; ssh's own -V still reaches ssh.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  zt ssh prod-host                          Log in to prod-host
+  zt ssh -p 2222 ops@prod-host -- uptime    Run one command as ops, port 2222
+  zt ssh -L 8080:localhost:80 prod-host     Forward a port (the policy must grant it)
+  zt --profile staging ssh -- \"$HOST\" id    A host from a script, never read as an option";
+
+/// `zt ssh --help` or `-h`: ssh's own options pass through, so these are recognised by hand
+/// (clap would hand them to ssh) and only as the first argument after `ssh`.
+fn help_or_version(args: &SshArgs) -> Option<Result<u8, Failure>> {
+    let first = args.args.first()?.to_str()?;
+    match first {
+        "-h" | "--help" => {
+            let mut command = <super::Cli as clap::CommandFactory>::command();
+            command.build();
+            let ssh = command.find_subcommand_mut("ssh")?;
+            let help = if first == "-h" {
+                ssh.render_help()
+            } else {
+                ssh.render_long_help()
+            };
+            Some(zt_os::stdout::print(&help.to_string()).map(|()| 0))
+        }
+        "--version" => {
+            Some(zt_os::stdout::println(concat!("zt ", env!("CARGO_PKG_VERSION"))).map(|()| 0))
+        }
+        _ => None,
+    }
+}
+
 pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
+    if let Some(done) = help_or_version(&args) {
+        return done;
+    }
     let invocation =
         ssh_args::parse(&args.args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
     let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {

@@ -128,7 +128,7 @@ fn install(args: InstallArgs, ctx: &Ctx) -> Result<(), Failure> {
         identity_links::update(paths, cert.in_agent)?;
     }
     if ctx.json {
-        super::print_json(&serde_json::json!({
+        super::json::emit(&serde_json::json!({
             "event": "ssh_config_installed", "profile": ctx.profile, "hosts": hosts,
             "file": ssh.profile_file, "include_added": added,
         }));
@@ -179,7 +179,7 @@ fn uninstall(ctx: &Ctx) -> Result<(), Failure> {
         let _ = fs::remove_dir(&ssh.zt_dir);
     }
     if ctx.json {
-        super::print_json(&serde_json::json!({
+        super::json::emit(&serde_json::json!({
             "event": "ssh_config_uninstalled", "profile": ctx.profile,
             "removed_file": removed_file, "removed_include": removed_include,
         }));

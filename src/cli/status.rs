@@ -21,15 +21,11 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
         .map(|c| c.valid_before as i64 - now as i64)
         .unwrap_or(0);
     if ctx.json {
-        super::print_json(&serde_json::json!({
+        super::json::emit(&serde_json::json!({
             "profile": ctx.profile,
             "broker": session.broker,
-            "identity": { "issuer": session.issuer, "subject": session.subject, "email": session.email, "groups": session.groups },
-            "certificate": cert.map(|c| serde_json::json!({
-                "serial": c.serial, "key_id": c.key_id, "principals": c.principals,
-                "valid_after": c.valid_after, "valid_before": c.valid_before, "rule": c.rule,
-                "in_agent": c.in_agent, "expired": left <= 0,
-            })),
+            "identity": super::json::identity(&session),
+            "certificate": cert.map(|c| super::json::certificate(c, now)),
         }));
     } else {
         eprintln!("profile:      {}", ctx.profile);

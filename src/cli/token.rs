@@ -25,9 +25,9 @@ pub fn run(_args: TokenArgs, ctx: &Ctx) -> Result<(), Failure> {
         .await
     })?;
     if ctx.json {
-        super::print_json(&serde_json::json!({ "access_token": token, "token_type": "DPoP" }));
+        super::json::emit(&serde_json::json!({ "access_token": token, "token_type": "DPoP" }));
     } else {
-        println!("{token}");
+        zt_os::stdout::println(&token)?;
     }
     Ok(())
 }

@@ -25,24 +25,24 @@ pub fn client() -> Result<reqwest::Client, Error> {
 }
 
 /// Whether `e` failed because a peer's TLS certificate did not verify: a rustls
-/// certificate error somewhere in its source chain (inside an `io::Error`, where
-/// hyper-rustls puts it).
+/// certificate error somewhere in its chain. hyper-rustls puts it inside an `io::Error`, and
+/// reqwest wraps that in another; `io::Error::source` skips the error it wraps, so those are
+/// opened with `get_ref`.
 pub fn is_untrusted_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(e);
     while let Some(error) = next {
-        let rustls = error.downcast_ref::<rustls::Error>().or_else(|| {
-            error
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if matches!(
-            rustls,
-            Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
-        ) {
-            return true;
+        if let Some(rustls) = error.downcast_ref::<rustls::Error>() {
+            return matches!(
+                rustls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
         }
-        next = error.source();
+        next = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
     }
     false
 }

@@ -39,6 +39,8 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateInfo {
+    /// A decimal string in session.json (a number in files written before that).
+    #[serde(with = "zt_core::proto::decimal")]
     pub serial: u64,
     pub key_id: String,
     pub principals: Vec<String>,

@@ -18,7 +18,8 @@ use crate::e2e::fixture::{Broker, POLICY, ZT_BROKER};
 use zt_testkit::api::{self, Answer, Client, IdTokens};
 use zt_testkit::dev_idp::DevIdp;
 
-/// `zt-broker audit verify --json`: the exit code and the verdict.
+/// `zt-broker audit verify --json`: the exit code and the verdict (the summary when intact,
+/// the failure's `error.details` when not).
 pub fn verify(config: &Path) -> (Option<i32>, Value) {
     verify_with(config, &[])
 }
@@ -31,13 +32,17 @@ pub fn verify_with(config: &Path, extra: &[&str]) -> (Option<i32>, Value) {
         .args(extra)
         .output()
         .expect("run zt-broker audit verify");
-    let verdict = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         Value::String(format!(
             "stdout: {}\nstderr: {}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ))
     });
+    let verdict = match verdict.pointer("/error/details") {
+        Some(details) => details.clone(),
+        None => verdict,
+    };
     (out.status.code(), verdict)
 }
 
@@ -139,6 +144,6 @@ pub fn recorded_serials(db: &Path) -> std::collections::BTreeSet<u64> {
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
     rows.map(|r| serde_json::from_str::<Value>(&r.unwrap()).unwrap())
         .filter(|r| r["kind"] == "certificate_issued")
-        .map(|r| r["certificate"]["serial"].as_u64().unwrap())
+        .map(|r| zt_testkit::serial(&r["certificate"]["serial"]))
         .collect()
 }

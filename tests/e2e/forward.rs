@@ -282,7 +282,7 @@ fn zt_forward_reconnects_with_a_fresh_certificate_before_the_old_one_expires() {
             .events()
             .iter()
             .filter(|e| e["event"] == "ssh_started")
-            .filter_map(|e| e["serial"].as_u64())
+            .map(|e| zt_testkit::serial(&e["serial"]))
             .collect()
     };
     // A 60 s certificate is renewed with 20 s left: the second tunnel

@@ -91,7 +91,7 @@ fn sre_user_logs_in_and_ssh_runs_as_the_granted_principal() {
     );
     assert_eq!(done["certificate"]["rule"], "sre");
     assert_eq!(done["identity"]["email"], "alice@example.com");
-    let serial = done["certificate"]["serial"].as_u64().unwrap();
+    let serial = zt_testkit::serial(&done["certificate"]["serial"]);
 
     let sshd = target(&broker, &["ops"], true);
     let args = ssh_args(&sshd);
@@ -113,14 +113,17 @@ fn sre_user_logs_in_and_ssh_runs_as_the_granted_principal() {
     // The audit record of the issued certificate exists, with the facts.
     let issued = certificates_issued(&broker);
     assert_eq!(issued.len(), 1, "{issued:?}");
-    assert_eq!(issued[0]["certificate"]["serial"].as_u64(), Some(serial));
+    assert_eq!(
+        zt_testkit::serial(&issued[0]["certificate"]["serial"]),
+        serial
+    );
     assert_eq!(issued[0]["identity"]["subject"], "sub-alice");
     assert_eq!(issued[0]["rule"], "sre");
 
     let status = user.run(&["status", "--json"]);
     assert_eq!(status.code, Some(0), "{status:?}");
     let status: serde_json::Value = serde_json::from_str(status.stdout.trim()).unwrap();
-    assert_eq!(status["certificate"]["serial"].as_u64(), Some(serial));
+    assert_eq!(zt_testkit::serial(&status["certificate"]["serial"]), serial);
 }
 
 #[test]
@@ -237,17 +240,17 @@ fn a_nearly_expired_certificate_is_renewed_without_a_prompt() {
     let user = User::new();
     // bob's rule grants 90 s: less than the 2 minutes zt ssh wants left.
     user.login_as(&broker, &idp, BOB);
-    let first = user.session()["certificate"]["serial"].as_u64().unwrap();
+    let first = zt_testkit::serial(&user.session()["certificate"]["serial"]);
     let sshd = target(&broker, &["dev"], true);
     let args = ssh_args(&sshd);
     let run = user.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(run.code, Some(0), "{run:?}\nbroker:\n{}", broker.log());
     assert_eq!(run.stdout.trim(), current_login());
-    let second = user.session()["certificate"]["serial"].as_u64().unwrap();
+    let second = zt_testkit::serial(&user.session()["certificate"]["serial"]);
     assert_ne!(first, second, "zt ssh should have renewed the certificate");
     let serials: Vec<u64> = certificates_issued(&broker)
         .iter()
-        .map(|r| r["certificate"]["serial"].as_u64().unwrap())
+        .map(|r| zt_testkit::serial(&r["certificate"]["serial"]))
         .collect();
     assert_eq!(
         serials,

@@ -138,7 +138,7 @@ fn plain_ssh_scp_rsync_and_git_use_the_installed_config() {
         sshd.log()
     );
     assert_eq!(text(&out.stdout).trim(), current_login());
-    let serial = user.session()["certificate"]["serial"].as_u64().unwrap();
+    let serial = zt_testkit::serial(&user.session()["certificate"]["serial"]);
     assert!(
         sshd.log().contains(&format!("serial {serial}")),
         "{}",
@@ -328,7 +328,7 @@ fn match_exec_renews_an_expiring_certificate_and_the_agent_keeps_one() {
     // bob's rule grants 90 s: less than the 2 minutes the check wants left.
     user.login_as(&broker, &idp, BOB);
     assert_eq!(user.session()["certificate"]["in_agent"], true);
-    let first = user.session()["certificate"]["serial"].as_u64().unwrap();
+    let first = zt_testkit::serial(&user.session()["certificate"]["serial"]);
     let sshd = target(&broker, &["dev"]);
     write_users_config(&user, &users_own_config(sshd.port));
     let install = user.run(&["ssh-config", "install", "--hosts", ALIAS]);
@@ -342,7 +342,7 @@ fn match_exec_renews_an_expiring_certificate_and_the_agent_keeps_one() {
         sshd.log()
     );
     assert_eq!(text(&out.stdout).trim(), current_login());
-    let second = user.session()["certificate"]["serial"].as_u64().unwrap();
+    let second = zt_testkit::serial(&user.session()["certificate"]["serial"]);
     assert_ne!(
         first, second,
         "Match exec should have renewed the certificate"

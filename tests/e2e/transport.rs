@@ -21,7 +21,16 @@ fn login_over_https_verifies_the_broker_certificate() {
     let run = stranger.run(&["login", "--json", "--broker", &broker.url]);
     assert_eq!(run.code, Some(6), "{run:?}");
     assert!(run.stderr.contains("certificate"), "{}", run.stderr);
-    assert!(run.json_lines().is_empty(), "no device prompt: {run:?}");
+    assert!(
+        run.stderr.contains("SSL_CERT_FILE"),
+        "the TLS hint: {}",
+        run.stderr
+    );
+    // No device prompt: the one JSON document is the failure.
+    let lines = run.json_lines();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert_eq!(lines[0]["error"]["code"], "unreachable", "{run:?}");
+    assert_eq!(lines[0]["error"]["exit_code"], 6, "{run:?}");
 
     // Trusting the CA (SSL_CERT_FILE), the whole login runs over HTTPS.
     let user = User::new().with_env("SSL_CERT_FILE", tls.path("ca.pem"));

@@ -25,6 +25,26 @@ fn enrolled_sshd(broker: &Broker) -> (TestSshd, Target) {
     (builder.config_line(&include).start(), target)
 }
 
+/// `jq -r FILTER` over `json`, as a shell pipeline would run it.
+fn jq(json: &str, filter: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("jq")
+        .args(["-r", filter])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run jq (apt-get install jq)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "jq failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn ssh(user: &User, sshd: &TestSshd) -> crate::e2e::fixture::Run {
     let args = ssh_args(sshd);
     user.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -35,7 +55,7 @@ fn logged_in(idp: &TestIdp, broker: &Broker, who: (&str, &str)) -> (User, u64) {
     let login = user.login(broker, |code| idp.approve(code, who.0, who.1));
     assert_eq!(login.code, Some(0), "{login:?}");
     let done = login.json_lines().pop().unwrap();
-    let serial = done["certificate"]["serial"].as_u64().unwrap();
+    let serial = zt_testkit::serial(&done["certificate"]["serial"]);
     (user, serial)
 }
 
@@ -55,9 +75,30 @@ fn an_enrolled_sshd_refuses_a_revoked_certificate_after_krl_sync_while_others_wo
         assert_eq!(run.stdout.trim(), current_login());
     }
 
-    // Revoke Alice's certificate. Until the target syncs, sshd still lets
-    // her in: the delay is the sync interval.
-    let out = zt_broker(&broker, &["revoke", "--serial", &alice_serial.to_string()]);
+    // What an incident responder's script sees: `zt status --json | jq -r
+    // .certificate.serial` is the exact serial. (jq 1.6 reads JSON numbers as doubles, which
+    // would round a 63-bit serial; zt prints it as a string.)
+    let status = alice.run(&["status", "--json"]);
+    assert_eq!(status.code, Some(0), "{status:?}");
+    let via_jq = jq(&status.stdout, ".certificate.serial");
+    assert_eq!(via_jq, alice_serial.to_string());
+    // A serial the broker never issued (what the rounded number would have named) is
+    // refused, not reported as revoked.
+    let rounded = match (alice_serial as f64) as u64 {
+        same if same == alice_serial => alice_serial.wrapping_add(1),
+        other => other,
+    };
+    let out = zt_broker(&broker, &["revoke", "--serial", &rounded.to_string()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("never issued"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Revoke Alice's certificate, by the serial jq gave. Until the target syncs, sshd still
+    // lets her in: the delay is the sync interval.
+    let out = zt_broker(&broker, &["revoke", "--serial", &via_jq]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(ssh(&alice, &sshd).code, Some(0));
     let out = target.zt_host(&["krl-sync"]).output().unwrap();

@@ -80,6 +80,8 @@ pub struct Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateFacts {
+    /// A decimal string since serials outgrew JSON numbers; older records hold a number.
+    #[serde(with = "crate::proto::decimal")]
     pub serial: u64,
     pub key_id: String,
     pub principals: Vec<String>,

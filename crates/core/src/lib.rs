@@ -18,4 +18,5 @@ pub mod proto;
 pub mod requests;
 pub mod revocation;
 pub mod text;
+pub mod time;
 pub mod urls;

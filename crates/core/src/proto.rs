@@ -4,6 +4,8 @@
 //! and a broker of different versions fail loudly instead of silently
 //! ignoring a field one of them relies on.
 
+pub mod decimal;
+
 use serde::{Deserialize, Serialize};
 
 /// Version of the broker HTTP API (the endpoints are listed in docs/architecture.md).
@@ -102,6 +104,8 @@ pub struct CertificateRequest {
 pub struct CertificateResponse {
     /// OpenSSH certificate line.
     pub certificate: String,
+    /// Decimal string (numbers are read too; see [`decimal`]).
+    #[serde(with = "decimal")]
     pub serial: u64,
     pub key_id: String,
     pub principals: Vec<String>,
@@ -140,6 +144,8 @@ pub struct HostCertificateRequest {
 pub struct HostCertificateResponse {
     /// OpenSSH host certificate line.
     pub certificate: String,
+    /// Decimal string (numbers are read too; see [`decimal`]).
+    #[serde(with = "decimal")]
     pub serial: u64,
     pub principals: Vec<String>,
     pub valid_before: u64,

@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::krl::{self, Krl};
 
-/// One revocation. Serialised into audit records as `{"serial":N}`,
+/// One revocation. Serialised into audit records as `{"serial":"N"}` (a decimal string; older
+/// records hold a number),
 /// `{"key_id":"…"}`, `{"user":{"issuer":"…","subject":"…"}}` or `{"key":"SHA256:…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Revocation {
-    Serial(u64),
+    Serial(#[serde(with = "crate::proto::decimal")] u64),
     KeyId(String),
     User { issuer: String, subject: String },
     Key(String),
@@ -202,7 +203,13 @@ mod tests {
             let (kind, value) = r.store_key();
             assert_eq!(Revocation::from_store(kind, &value).as_ref(), Some(r));
         }
-        assert_eq!(serde_json::to_string(&all[0]).unwrap(), r#"{"serial":42}"#);
+        assert_eq!(
+            serde_json::to_string(&all[0]).unwrap(),
+            r#"{"serial":"42"}"#
+        );
+        // Records written before serials became strings still read.
+        let old: Revocation = serde_json::from_str(r#"{"serial":42}"#).unwrap();
+        assert_eq!(old, all[0]);
         assert_eq!(
             serde_json::to_string(&all[2]).unwrap(),
             r#"{"user":{"issuer":"https://idp","subject":"a\"b"}}"#

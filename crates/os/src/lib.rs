@@ -7,3 +7,4 @@ pub mod clock;
 pub mod exit;
 pub mod files;
 pub mod hygiene;
+pub mod stdout;

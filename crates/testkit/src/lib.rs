@@ -128,3 +128,12 @@ pub fn tempdir() -> tempfile::TempDir {
         .tempdir()
         .expect("create a temporary directory")
 }
+
+/// A serial from zt's JSON: it must be a decimal string (serials exceed 2^53, which JSON
+/// numbers cannot carry exactly); panics on a number or anything else.
+pub fn serial(value: &serde_json::Value) -> u64 {
+    value
+        .as_str()
+        .and_then(zt_core::proto::decimal::parse)
+        .unwrap_or_else(|| panic!("a serial must be a decimal string, got {value}"))
+}

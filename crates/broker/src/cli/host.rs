@@ -113,10 +113,11 @@ fn create(args: TokenCreateArgs) -> Result<(), Failure> {
     super::runtime()?
         .block_on(store.commit(write))
         .map_err(|e| Failure::unexpected(format!("could not record the token: {e}")))?;
-    println!("{token}");
+    zt_os::stdout::println(&token)?;
     eprintln!(
-        "Enrolment token for {} (one use, until unix {expires_at}). On the target: zt host enroll --broker {} --token-file FILE (or ZT_HOST_TOKEN)",
+        "Enrolment token for {} (one use, until {}). On the target: zt host enroll --broker {} --token-file FILE (or ZT_HOST_TOKEN)",
         args.principals.join(","),
+        zt_core::time::rfc3339(expires_at),
         config.server.public_url
     );
     Ok(())

@@ -13,10 +13,10 @@ pub mod sign_host;
 
 use clap::{Parser, Subcommand};
 
-use zt_os::exit::{EXIT_CODES_HELP, Failure};
+use zt_os::exit::{BROKER_EXIT_CODES_HELP, Failure};
 
 #[derive(Debug, Parser)]
-#[command(name = "zt-broker", version, about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates", after_help = EXIT_CODES_HELP)]
+#[command(name = "zt-broker", version, about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates", after_help = BROKER_EXIT_CODES_HELP)]
 pub struct BrokerCli {
     #[command(subcommand)]
     pub command: BrokerCommand,

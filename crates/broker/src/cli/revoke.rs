@@ -30,6 +30,13 @@ pub struct RevokeArgs {
     /// A public key: its SHA256:… fingerprint, or a .pub file
     #[arg(long, value_name = "FINGERPRINT|FILE")]
     pub key: Option<String>,
+    /// Revoke even though this broker never issued a certificate it names (ahead of time, or
+    /// one another broker issued with the same CA)
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The local admin as the audit log names them.
@@ -73,7 +80,51 @@ pub fn run(args: RevokeArgs) -> Result<(), Failure> {
     let revocation = revocation(&args)?;
     let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
     let store = super::serve::open_store(&config)?;
-    let audit = AuditRecord {
+    let runtime = super::runtime()?;
+    let what = serde_json::to_string(&revocation).expect("revocations serialise");
+    let known = runtime
+        .block_on(store.issued(revocation.clone()))
+        .map_err(|e| Failure::config(format!("cannot read the store: {e}")))?;
+    if !known && !args.force {
+        // A typo must not pass for a revocation; the refusal is on the record too.
+        let reason = format!("this broker never issued a certificate matching {what}");
+        let refused = Outcome {
+            status: 404,
+            error: Some("unknown".into()),
+            reason: Some(reason.clone()),
+        };
+        runtime
+            .block_on(store.commit(Write::record(record(&revocation, refused))))
+            .map_err(|e| Failure::config(format!("could not record the refusal: {e}")))?;
+        return Err(Failure::new(zt_os::exit::Exit::Usage, format!("not revoked: {reason}"))
+            .hint("check it against `zt-broker audit export` (serials are exact decimal strings in --json output); --force revokes it anyway"));
+    }
+    let write = Write {
+        changes: vec![Change::Revoke(revocation.clone())],
+        ..Write::record(record(&revocation, Outcome::success()))
+    };
+    runtime
+        .block_on(store.commit(write))
+        .map_err(|e| Failure::config(format!("could not record the revocation: {e}")))?;
+    if args.json {
+        let mut value = serde_json::json!({ "revoked": revocation, "issued_here": known });
+        zt_core::proto::decimal::stringify(&mut value, &["serial"]);
+        zt_os::stdout::println(&value.to_string())?;
+    }
+    let ahead = if known {
+        ""
+    } else {
+        " (ahead of time: no certificate issued here matches it yet)"
+    };
+    eprintln!(
+        "Revoked {what}{ahead}. Targets refuse it after their next `zt host krl-sync` (the zt-krl-sync timer runs every minute)."
+    );
+    Ok(())
+}
+
+/// The audit record of a revocation, or of a refused one.
+fn record(revocation: &Revocation, outcome: Outcome) -> AuditRecord {
+    AuditRecord {
         time: zt_os::clock::unix_now(),
         kind: EventKind::Revoked,
         request_id: zt_core::jose::random_id(),
@@ -82,20 +133,8 @@ pub fn run(args: RevokeArgs) -> Result<(), Failure> {
         device: None,
         rule: None,
         certificate: None,
-        outcome: Some(Outcome::success()),
+        outcome: Some(outcome),
         revocation: Some(revocation.clone()),
         enrolment: None,
-    };
-    let write = Write {
-        changes: vec![Change::Revoke(revocation.clone())],
-        ..Write::record(audit)
-    };
-    super::runtime()?
-        .block_on(store.commit(write))
-        .map_err(|e| Failure::unexpected(format!("could not record the revocation: {e}")))?;
-    let what = serde_json::to_string(&revocation).expect("revocations serialise");
-    eprintln!(
-        "Revoked {what}. Targets refuse it after their next `zt host krl-sync` (the zt-krl-sync timer runs every minute)."
-    );
-    Ok(())
+    }
 }

@@ -115,10 +115,11 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
         .to_openssh()
         .map_err(|e| Failure::unexpected(e.to_string()))?;
     files::write_public(&out, format!("{line}\n").as_bytes())?;
-    println!("{}", out.display());
+    zt_os::stdout::println(&out.display().to_string())?;
     eprintln!(
-        "Signed host certificate serial {} for {} (valid until unix {valid_before}). In sshd_config: HostCertificate {}",
+        "Signed host certificate serial {} for {} (valid until {}). In sshd_config: HostCertificate {}",
         spec.serial,
+        zt_core::time::rfc3339(valid_before),
         args.principals.join(","),
         out.display()
     );

@@ -207,4 +207,24 @@ impl Store for MemoryStore {
         let token = self.lock().tokens.get(&hash).cloned();
         Box::pin(async move { Ok(token) })
     }
+
+    fn issued(&self, what: Revocation) -> StoreFuture<'_, bool> {
+        let state = self.lock();
+        let names = |record: &AuditRecord| {
+            let Some(cert) = &record.certificate else {
+                return false;
+            };
+            match &what {
+                Revocation::Serial(serial) => cert.serial == *serial,
+                Revocation::KeyId(key_id) => cert.key_id == *key_id,
+                Revocation::Key(fingerprint) => cert.key_fingerprint == *fingerprint,
+                Revocation::User { issuer, subject } => record
+                    .identity
+                    .as_ref()
+                    .is_some_and(|i| i.issuer == *issuer && i.subject == *subject),
+            }
+        };
+        let issued = state.serials.values().any(names);
+        Box::pin(async move { Ok(issued) })
+    }
 }

@@ -139,4 +139,7 @@ pub trait Store: Send + Sync {
     fn revocation_version(&self) -> StoreFuture<'_, u64>;
     /// The enrolment token with this hash, if one was ever created.
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
+    /// Whether this broker ever issued a certificate that `what` names (a serial, a key ID, a
+    /// user, or a certified key), so that a typo is not taken for a revocation.
+    fn issued(&self, what: Revocation) -> StoreFuture<'_, bool>;
 }

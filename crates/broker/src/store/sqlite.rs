@@ -27,7 +27,7 @@ use super::sqlite_hosts::{self, Applied};
 use super::{EnrolmentToken, Store, StoreError, StoreFuture, StoredRecord, Write};
 use zt_core::audit::{self, checkpoint::Checkpoint};
 use zt_core::jose::SigningKey;
-use zt_core::revocation::RevocationList;
+use zt_core::revocation::{Revocation, RevocationList};
 
 const MAX_BATCH: usize = 512;
 const SCHEMA: &str = "
@@ -214,6 +214,10 @@ impl Store for SqliteStore {
 
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
         self.query(move |conn| sqlite_hosts::enrolment_token(conn, &hash))
+    }
+
+    fn issued(&self, what: Revocation) -> StoreFuture<'_, bool> {
+        self.query(move |conn| sqlite_hosts::issued(conn, &what))
     }
 }
 

@@ -111,6 +111,34 @@ pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<Revoc
     Ok(list)
 }
 
+/// Whether a certificate (user or host) the revocation names was ever issued: by serial
+/// through the serials table, otherwise from the issue records in the audit log.
+pub(super) fn issued(conn: &Connection, what: &Revocation) -> rusqlite::Result<bool> {
+    let issue_records = "SELECT count(*) > 0 FROM audit
+         WHERE json_extract(record, '$.kind') IN ('certificate_issued', 'host_certificate_issued')";
+    match what {
+        Revocation::Serial(serial) => conn
+            .prepare_cached("SELECT count(*) > 0 FROM serials WHERE serial = ?1")?
+            .query_row(params![*serial as i64], |r| r.get(0)),
+        Revocation::KeyId(key_id) => conn
+            .prepare_cached(&format!(
+                "{issue_records} AND json_extract(record, '$.certificate.key_id') = ?1"
+            ))?
+            .query_row(params![key_id], |r| r.get(0)),
+        Revocation::Key(fingerprint) => conn
+            .prepare_cached(&format!(
+                "{issue_records} AND json_extract(record, '$.certificate.key_fingerprint') = ?1"
+            ))?
+            .query_row(params![fingerprint], |r| r.get(0)),
+        Revocation::User { issuer, subject } => conn
+            .prepare_cached(&format!(
+                "{issue_records} AND json_extract(record, '$.identity.issuer') = ?1
+                   AND json_extract(record, '$.identity.subject') = ?2"
+            ))?
+            .query_row(params![issuer, subject], |r| r.get(0)),
+    }
+}
+
 pub(super) fn enrolment_token(
     conn: &Connection,
     hash: &str,

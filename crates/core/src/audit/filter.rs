@@ -54,10 +54,14 @@ impl Filter {
             return false;
         }
         if let Some(serial) = self.serial {
+            // A decimal string, or a number in records older than that.
             let got = record
                 .get("certificate")
                 .and_then(|c| c.get("serial"))
-                .and_then(Value::as_u64);
+                .and_then(|s| {
+                    s.as_u64()
+                        .or_else(|| s.as_str().and_then(crate::proto::decimal::parse))
+                });
             if got != Some(serial) {
                 return false;
             }
@@ -79,6 +83,19 @@ mod tests {
         json!({"time": 100, "kind": "certificate_issued",
             "identity": {"issuer": "https://idp", "subject": "s1", "email": "A@example.com"},
             "certificate": {"serial": 42}})
+    }
+
+    #[test]
+    fn serials_match_as_strings_and_as_old_numbers() {
+        let new = json!({"time": 1, "certificate": {"serial": "9007199254740993"}});
+        let old = json!({"time": 1, "certificate": {"serial": 42}});
+        let by = |serial| Filter {
+            serial: Some(serial),
+            ..Filter::default()
+        };
+        assert!(by(9_007_199_254_740_993).matches(&new));
+        assert!(!by(9_007_199_254_740_992).matches(&new));
+        assert!(by(42).matches(&old));
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn run(args: ExportArgs) -> Result<(), Failure> {
     };
     let (_, log) = super::open(&args.config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // `--json` streams one record per line: a JSON document per line, as `zt login` does.
     let written = log
         .for_each(|entry| {
             let record: Value = serde_json::from_str(&entry.record)
@@ -99,7 +100,10 @@ fn json_line(entry: &Entry, record: Value) -> Value {
     };
     line.insert("seq".into(), entry.seq.into());
     line.insert("hash".into(), entry.hash.clone().into());
-    Value::Object(line)
+    let mut line = Value::Object(line);
+    // Records written before serials became strings hold numbers; the output never does.
+    zt_core::proto::decimal::stringify(&mut line, &["seq", "serial"]);
+    line
 }
 
 fn human_line(entry: &Entry, record: &Value) -> String {
@@ -112,8 +116,10 @@ fn human_line(entry: &Entry, record: &Value) -> String {
         .map_or("-".into(), |s| s.to_string());
     let serial = record
         .pointer("/certificate/serial")
-        .and_then(Value::as_u64)
-        .map_or("-".into(), |s| s.to_string());
+        .map_or("-".into(), |s| {
+            s.as_u64()
+                .map_or_else(|| s.as_str().unwrap_or("-").to_owned(), |n| n.to_string())
+        });
     // Debug formatting escapes control characters: one record, one line.
     format!(
         "{} {} {} iss={:?} sub={:?} status={} serial={}",

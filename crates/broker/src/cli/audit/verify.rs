@@ -2,13 +2,12 @@
 //! every signed checkpoint; exit 0 when intact, 1 (naming the first bad
 //! record) when not, 7 when the log or the audit key cannot be read.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::keys::{KeyError, load_audit_key, load_audit_public_key};
-use zt_core::audit::verify::{Problem, Summary, Walk};
+use zt_core::audit::verify::{Summary, Walk};
 use zt_os::exit::{Exit, Failure};
 
 #[derive(Debug, Args)]
@@ -45,49 +44,56 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
         .for_each(|entry| walk.push(entry))
         .map_err(|e| Failure::config(e.to_string()))?
         .and_then(|()| walk.finish());
-    report(&verdict, args.json);
     match verdict {
-        Ok(_) => Ok(()),
-        Err(problem) => Err(Failure::new(
-            Exit::Unexpected,
-            format!("the audit log is not intact: {problem}"),
-        )
-        .hint("keep this database as evidence; compare it with a backup or an earlier export")),
+        Ok(summary) => report(&summary, args.json),
+        Err(problem) => {
+            // The human line says where; with --json the failure document carries it.
+            if !args.json {
+                let _ = zt_os::stdout::println(&format!("first bad record: {}", problem.seq()));
+            }
+            let mut details = serde_json::to_value(&problem).expect("problems serialise");
+            details["first_bad_seq"] = problem.seq().into();
+            details["intact"] = false.into();
+            zt_core::proto::decimal::stringify(&mut details, SEQ_FIELDS);
+            Err(Failure::new(
+                Exit::Integrity,
+                format!("the audit log is not intact: {problem}"),
+            )
+            .hint("keep this database as evidence; compare it with a backup or an earlier export")
+            .details(details))
+        }
     }
 }
 
-fn report(verdict: &Result<Summary, Problem>, json: bool) {
-    // A reader that stopped reading (`| head -1`) is not an error; the exit
-    // code still tells.
-    let mut out = std::io::stdout().lock();
-    let _ = match (verdict, json) {
-        (Ok(s), true) => {
-            let mut value = serde_json::to_value(s).expect("summary serialises");
-            value["intact"] = true.into();
-            writeln!(out, "{value}")
-        }
-        (Err(p), true) => {
-            let mut value = serde_json::to_value(p).expect("problem serialises");
-            value["intact"] = false.into();
-            value["first_bad_seq"] = p.seq().into();
-            value["message"] = p.to_string().into();
-            writeln!(out, "{value}")
-        }
-        (Ok(s), false) => writeln!(
-            out,
-            "audit log intact: {} records, {} signed checkpoints, head {} at seq {}",
-            s.records, s.checkpoints, s.head_hash, s.head_seq
-        )
-        .and_then(|()| {
-            if s.unsigned_tail == 0 {
-                return Ok(());
-            }
-            writeln!(
-                out,
-                "{} records after the last checkpoint (seq {}) are not signed yet",
-                s.unsigned_tail, s.last_checkpoint_seq
-            )
-        }),
-        (Err(p), false) => writeln!(out, "first bad record: {}", p.seq()),
-    };
+/// Record numbers in a report: decimal strings in `--json`, as every identifier.
+const SEQ_FIELDS: &[&str] = &[
+    "seq",
+    "head_seq",
+    "last_checkpoint_seq",
+    "first_bad_seq",
+    "from",
+    "to",
+    "claimed",
+    "found",
+    "head",
+];
+
+fn report(s: &Summary, json: bool) -> Result<(), Failure> {
+    if json {
+        let mut value = serde_json::to_value(s).expect("summary serialises");
+        value["intact"] = true.into();
+        zt_core::proto::decimal::stringify(&mut value, SEQ_FIELDS);
+        return zt_os::stdout::println(&value.to_string());
+    }
+    let mut text = format!(
+        "audit log intact: {} records, {} signed checkpoints, head {} at seq {}\n",
+        s.records, s.checkpoints, s.head_hash, s.head_seq
+    );
+    if s.unsigned_tail > 0 {
+        text.push_str(&format!(
+            "{} records after the last checkpoint (seq {}) are not signed yet\n",
+            s.unsigned_tail, s.last_checkpoint_seq
+        ));
+    }
+    zt_os::stdout::print(&text)
 }
