@@ -18,8 +18,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
     }
     var completions = [
         &'zt-broker'= {
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand init 'Create CA keys, a config file and a starter policy in a directory'
@@ -39,13 +39,13 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --audience 'Audience of broker access tokens'
             cand --listen 'Address to listen on'
             cand --public-url 'URL clients use to reach the broker [default: http://<listen>]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;serve'= {
             cand --config 'Path of zt-broker.toml'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;dev'= {
             cand --listen 'Loopback address to listen on (port 0 picks a free one)'
@@ -54,16 +54,16 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --policy 'Policy file to use instead of the starter policy'
             cand --json 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
             cand --no-rate-limits 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;sign-host'= {
             cand --config 'Path of zt-broker.toml'
             cand --principals 'Host names and addresses the certificate is valid for, comma-separated'
             cand --ttl 'Lifetime (e.g. 30d, 12h)'
             cand --out 'Where to write the certificate [default: <host_key without .pub>-cert.pub]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;audit'= {
             cand -h 'Print help'
@@ -76,8 +76,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --config 'Path of zt-broker.toml'
             cand --public-key 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config'
             cand --json 'Print the verdict as one JSON object on stdout'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;audit;export'= {
             cand --config 'Path of zt-broker.toml'
@@ -86,8 +86,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --since 'Only records at or after: unix seconds, or a duration ago (30m, 2h, 7d)'
             cand --until 'Only records at or before: unix seconds, or a duration ago'
             cand --json 'One JSON object per line (the record plus `seq` and `hash`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;audit;help'= {
             cand verify 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
@@ -108,8 +108,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --key 'A public key: its SHA256:… fingerprint, or a .pub file'
             cand --force 'Revoke even though this broker never issued a certificate it names (ahead of time, or one another broker issued with the same CA)'
             cand --json 'Print the result as JSON on stdout'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;host'= {
             cand -h 'Print help'
@@ -127,8 +127,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --config 'Path of zt-broker.toml'
             cand --principals 'Host names and addresses the host certificate will be valid for, comma-separated'
             cand --ttl 'How long the token can be used (e.g. 15m, 1h; at most 7d)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;host;token;help'= {
             cand create 'Create a one-time enrolment token (printed on stdout)'
@@ -161,8 +161,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --email 'A verified email address (the broker ignores unverified ones)'
             cand --group 'A group the identity is in (repeat for several)'
             cand --json 'Print one JSON object on stdout'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt-broker;policy;help'= {
             cand check 'Check a policy file; with an identity, explain the decision for it'

@@ -24,7 +24,7 @@ function __fish_zt_broker_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c zt-broker -n "__fish_zt_broker_needs_command" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -s V -l version -d 'Print version'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "serve" -d 'Run the broker from a config file'
@@ -41,21 +41,21 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l client-id -
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l audience -d 'Audience of broker access tokens' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l listen -d 'Address to listen on' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l public-url -d 'URL clients use to reach the broker [default: http://<listen>]' -r
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -l config -d 'Path of zt-broker.toml' -r -F
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l listen -d 'Loopback address to listen on (port 0 picks a free one)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l dir -d 'Directory for keys, policy and database [default: a new temporary directory]' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l auto-approve -d 'Approve every device code at once as this development user (alice, bob, carol)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l policy -d 'Policy file to use instead of the starter policy' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l json -d 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l no-rate-limits -d 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l config -d 'Path of zt-broker.toml' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l principals -d 'Host names and addresses the certificate is valid for, comma-separated' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l ttl -d 'Lifetime (e.g. 30d, 12h)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -l out -d 'Where to write the certificate [default: <host_key without .pub>-cert.pub]' -r -F
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand sign-host" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fish_seen_subcommand_from verify export help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
@@ -63,14 +63,14 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and not __fis
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'Path of zt-broker.toml' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l public-key -d 'Check signatures with this public key (the audit_signing_key.pub.json that init wrote) instead of the private key named in the config' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -l json -d 'Print the verdict as one JSON object on stdout'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l config -d 'Path of zt-broker.toml' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l user -d 'Only this user: ISSUER,SUBJECT, an email address, or a subject' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l serial -d 'Only records of the certificate with this serial' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l since -d 'Only records at or after: unix seconds, or a duration ago (30m, 2h, 7d)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l until -d 'Only records at or before: unix seconds, or a duration ago' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -l json -d 'One JSON object per line (the record plus `seq` and `hash`)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -81,7 +81,7 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l user -d '
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l key -d 'A public key: its SHA256:… fingerprint, or a .pub file' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l force -d 'Revoke even though this broker never issued a certificate it names (ahead of time, or one another broker issued with the same CA)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -l json -d 'Print the result as JSON on stdout'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand revoke" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -f -a "token" -d 'Host enrolment tokens'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand host; and not __fish_seen_subcommand_from token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -98,7 +98,7 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_s
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l email -d 'A verified email address (the broker ignores unverified ones)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l group -d 'A group the identity is in (repeat for several)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a policy file; with an identity, explain the decision for it'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke host policy help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'

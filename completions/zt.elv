@@ -20,8 +20,8 @@ set edit:completion:arg-completer[zt] = {|@words|
         &'zt'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand login 'Sign in (OAuth device flow) and get a first certificate'
@@ -40,8 +40,8 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --broker 'Broker URL (saved in the profile for later commands)'
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh'= {
             cand --profile 'Profile (one per broker)'
@@ -50,26 +50,26 @@ set edit:completion:arg-completer[zt] = {|@words|
         &'zt;status'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;logout'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;token'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;posture'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;forward'= {
             cand -L 'Local forward, as ssh -L'
@@ -81,8 +81,8 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand -F 'ssh_config file for ssh (as ssh -F)'
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh-config'= {
             cand --profile 'Profile (one per broker)'
@@ -98,20 +98,20 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --hosts 'ssh host patterns (as for `Host`, e.g. ''*.prod.example.com''); default: the patterns of the profile''s existing file'
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh-config;uninstall'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh-config;check'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh-config;help'= {
             cand install 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
@@ -130,8 +130,8 @@ set edit:completion:arg-completer[zt] = {|@words|
         &'zt;completions'= {
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;host'= {
             cand --profile 'Profile (one per broker)'
@@ -154,23 +154,23 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --profile 'Profile (one per broker)'
             cand --dry-run 'Print the sshd settings and the files enrolment would write; write nothing and use no token'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;host;renew'= {
             cand --zt-dir 'zt''s directory on this host (user CA, KRL, principals, state)'
             cand --profile 'Profile (one per broker)'
             cand --force 'Renew even if the certificate has more than a third of its life left'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;host;krl-sync'= {
             cand --zt-dir 'zt''s directory on this host (user CA, KRL, principals, state)'
             cand --profile 'Profile (one per broker)'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;host;help'= {
             cand enroll 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'

@@ -26,7 +26,7 @@ end
 
 complete -c zt -n "__fish_zt_needs_command" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_needs_command" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_needs_command" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_needs_command" -s V -l version -d 'Print version'
 complete -c zt -n "__fish_zt_needs_command" -f -a "login" -d 'Sign in (OAuth device flow) and get a first certificate'
 complete -c zt -n "__fish_zt_needs_command" -f -a "ssh" -d 'Run OpenSSH with a fresh certificate'
@@ -42,21 +42,21 @@ complete -c zt -n "__fish_zt_needs_command" -f -a "help" -d 'Print this message 
 complete -c zt -n "__fish_zt_using_subcommand login" -l broker -d 'Broker URL (saved in the profile for later commands)' -r
 complete -c zt -n "__fish_zt_using_subcommand login" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand login" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand login" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand status" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand status" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand status" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand logout" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand logout" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand token" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand token" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand token" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand token" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand posture" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand posture" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand posture" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand posture" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand forward" -s L -d 'Local forward, as ssh -L' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s R -d 'Remote forward, as ssh -R' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s D -d 'SOCKS proxy on a local port, as ssh -D' -r
@@ -65,7 +65,7 @@ complete -c zt -n "__fish_zt_using_subcommand forward" -s o -d 'Extra ssh option
 complete -c zt -n "__fish_zt_using_subcommand forward" -s F -d 'ssh_config file for ssh (as ssh -F)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand forward" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand forward" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand forward" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -s h -l help -d 'Print help'
@@ -76,20 +76,20 @@ complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_su
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l hosts -d 'ssh host patterns (as for `Host`, e.g. \'*.prod.example.com\'); default: the patterns of the profile\'s existing file' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "install" -d 'Write ~/.ssh/zt/PROFILE.conf for the given hosts and include it from ~/.ssh/config (one line at the top; idempotent)'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the profile\'s file, and the Include line when no profile is left'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Exit 0 when the certificate is valid, renewing silently if needed (run by ssh\'s `Match exec`; no network while the certificate is valid)'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt -n "__fish_zt_using_subcommand completions" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand completions" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand host; and not __fish_seen_subcommand_from enroll renew krl-sync help" -s h -l help -d 'Print help'
@@ -107,16 +107,16 @@ complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_f
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l dry-run -d 'Print the sshd settings and the files enrolment would write; write nothing and use no token'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from enroll" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l zt-dir -d 'zt\'s directory on this host (user CA, KRL, principals, state)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l force -d 'Renew even if the certificate has more than a third of its life left'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from renew" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l zt-dir -d 'zt\'s directory on this host (user CA, KRL, principals, state)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
-complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -s h -l help -d 'Print help'
+complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from krl-sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "enroll" -d 'Enrol this host: host certificate, user CA, KRL and an sshd drop-in'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "renew" -d 'Renew the host certificate when a third of its life is left'
 complete -c zt -n "__fish_zt_using_subcommand host; and __fish_seen_subcommand_from help" -f -a "krl-sync" -d 'Replace sshd\'s RevokedKeys with the broker\'s current KRL'

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use ssh_key::{Certificate, PrivateKey};
+use zt_core::host_layout as layout;
 
 use crate::client::error::{BrokerRefusal, Error, Peer};
 use zt_core::proto::{self, HostCertificateRequest, HostCertificateResponse};
@@ -28,19 +29,19 @@ pub struct HostPaths {
 
 impl HostPaths {
     pub fn state(&self) -> PathBuf {
-        self.dir.join("host.json")
+        self.dir.join(layout::STATE)
     }
     pub fn user_ca_keys(&self) -> PathBuf {
-        self.dir.join("user_ca_keys.pub")
+        self.dir.join(layout::USER_CA_KEYS)
     }
     pub fn revoked_keys(&self) -> PathBuf {
-        self.dir.join("revoked_keys")
+        self.dir.join(layout::REVOKED_KEYS)
     }
     pub fn revoked_keys_etag(&self) -> PathBuf {
-        self.dir.join("revoked_keys.etag")
+        self.dir.join(format!("{}.etag", layout::REVOKED_KEYS))
     }
     pub fn principals_dir(&self) -> PathBuf {
-        self.dir.join("principals")
+        self.dir.join(layout::PRINCIPALS_DIR)
     }
 }
 

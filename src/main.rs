@@ -2,7 +2,7 @@
 //! stdout), map it to its exit code.
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use zt_os::exit::{usage_error, wants_json};
 
 fn main() -> ExitCode {
@@ -10,7 +10,10 @@ fn main() -> ExitCode {
         eprintln!("zt: warning: cannot disable core dumps: {e}");
     }
     let json = wants_json(std::env::args_os());
-    let cli = match zt::cli::Cli::try_parse() {
+    let cli = match zt::cli::command()
+        .try_get_matches()
+        .and_then(|matches| zt::cli::Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, json),
     };

@@ -7,6 +7,8 @@ mod assets;
 mod attacks;
 mod audit;
 mod e2e;
+mod golden;
 mod hosts;
 mod layers;
+mod manual;
 mod peers;

@@ -45,9 +45,13 @@ impl From<Error> for Failure {
                 );
                 Failure::new(Exit::Denied, e.to_string()).hint(hint)
             }
-            Error::Protocol(_) | Error::File(_) | Error::Keyring { .. } | Error::Internal(_) => {
-                Failure::unexpected(e.to_string())
-            }
+            Error::File(file) => file.into(),
+            Error::Keyring { .. } => Failure::config(e.to_string()).hint(
+                "unlock or repair the OS keyring, or keep zt's secrets in 0600 files: ZT_CREDENTIAL_STORE=file",
+            ),
+            // The peer broke the protocol, or the environment failed in a way nobody can fix
+            // from here: the one place exit 1 remains.
+            Error::Protocol(_) | Error::Internal(_) => Failure::unexpected(e.to_string()),
         }
     }
 }
@@ -111,6 +115,17 @@ fn answered(status: u16, what: &str) -> Failure {
     Failure::unexpected(format!("the broker answered HTTP {status}: {what}"))
 }
 
+/// OAuth errors that mean the client is set up wrongly at the IdP (RFC 6749 §5.2).
+const IDP_SETUP_ERRORS: &[&str] = &[
+    "invalid_client",
+    "unauthorized_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+    "invalid_request",
+];
+/// OAuth errors that mean the IdP cannot answer right now (RFC 6749 §4.1.2.1).
+const IDP_BUSY_ERRORS: &[&str] = &["server_error", "temporarily_unavailable"];
+
 fn idp_refusal(refusal: &IdpRefusal) -> Failure {
     match (refusal.operation, &refusal.code) {
         (IdpOperation::DeviceToken, OAuthError::AccessDenied) => Failure::new(
@@ -120,8 +135,17 @@ fn idp_refusal(refusal: &IdpRefusal) -> Failure {
         (IdpOperation::DeviceToken, OAuthError::ExpiredToken) => {
             Failure::login_required("the device code expired before the sign-in was approved")
         }
-        (IdpOperation::Refresh, OAuthError::InvalidGrant) => {
+        (IdpOperation::Refresh | IdpOperation::DeviceToken, OAuthError::InvalidGrant) => {
             Failure::login_required("the identity provider no longer accepts the saved session")
+        }
+        (_, OAuthError::Other(code)) if IDP_SETUP_ERRORS.contains(&code.as_str()) => {
+            Failure::config(refusal.to_string()).hint(
+                "the broker's identity provider settings (client_id, scopes, device grant) do not match the identity provider; ask a zt admin",
+            )
+        }
+        (_, OAuthError::Other(code)) if IDP_BUSY_ERRORS.contains(&code.as_str()) => {
+            Failure::new(Exit::Unreachable, refusal.to_string())
+                .hint("the identity provider is failing or busy; try again shortly")
         }
         _ => Failure::unexpected(refusal.to_string()),
     }
@@ -214,6 +238,19 @@ mod tests {
         assert_eq!(
             idp(Refresh, OAuthError::Other("x".into())),
             Exit::Unexpected
+        );
+        let other = |code: &str| OAuthError::Other(code.into());
+        assert_eq!(
+            idp(DeviceAuthorization, other("invalid_client")),
+            Exit::Config
+        );
+        assert_eq!(
+            idp(DeviceAuthorization, other("invalid_scope")),
+            Exit::Config
+        );
+        assert_eq!(
+            idp(Refresh, other("temporarily_unavailable")),
+            Exit::Unreachable
         );
     }
 

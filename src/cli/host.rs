@@ -36,7 +36,7 @@ pub enum HostCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DirArgs {
     /// zt's directory on this host (user CA, KRL, principals, state)
-    #[arg(long, default_value = "/etc/ssh/zt")]
+    #[arg(long, default_value = zt_core::host_layout::DIR)]
     pub zt_dir: PathBuf,
 }
 
@@ -56,12 +56,12 @@ pub struct EnrollArgs {
     #[arg(long, value_delimiter = ',')]
     pub principals: Option<Vec<String>>,
     /// The host's private key; its certificate goes next to it (-cert.pub)
-    #[arg(long, default_value = "/etc/ssh/ssh_host_ed25519_key")]
+    #[arg(long, default_value = zt_core::host_layout::HOST_KEY)]
     pub host_key: PathBuf,
     #[command(flatten)]
     pub dir: DirArgs,
     /// Directory of sshd drop-in files; zt writes 50-zt.conf there
-    #[arg(long, default_value = "/etc/ssh/sshd_config.d")]
+    #[arg(long, default_value = zt_core::host_layout::SSHD_CONFIG_DIR)]
     pub sshd_config_dir: PathBuf,
     /// Print the sshd settings and the files enrolment would write; write
     /// nothing and use no token
@@ -84,7 +84,7 @@ pub struct SyncArgs {
     pub dir: DirArgs,
 }
 
-const DROP_IN_NAME: &str = "50-zt.conf";
+const DROP_IN_NAME: &str = zt_core::host_layout::DROP_IN;
 
 pub fn run(args: HostArgs) -> Result<(), Failure> {
     match args.command {

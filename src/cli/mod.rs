@@ -9,6 +9,7 @@ pub mod host;
 pub mod json;
 pub mod login;
 pub mod logout;
+pub mod manual;
 pub mod posture;
 pub mod ssh;
 pub mod ssh_config;
@@ -18,14 +19,14 @@ pub mod token;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::paths::Paths;
-use zt_os::exit::{EXIT_CODES_HELP, Failure};
+use zt_os::exit::Failure;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "zt",
     version,
     about = "Zero-trust SSH: sign in with your identity provider, get short-lived SSH certificates",
-    after_help = EXIT_CODES_HELP
+    after_help = "Environment, exit statuses and examples: zt --help, or man zt"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -50,11 +51,7 @@ pub enum Command {
     /// Sign in (OAuth device flow) and get a first certificate
     Login(login::LoginArgs),
     /// Run OpenSSH with a fresh certificate
-    #[command(
-        long_about = ssh::LONG_ABOUT,
-        after_long_help = ssh::EXAMPLES,
-        override_usage = ssh::USAGE
-    )]
+    #[command(long_about = ssh::LONG_ABOUT, override_usage = ssh::USAGE)]
     Ssh(ssh::SshArgs),
     /// Show identity, broker, and certificate expiry
     Status(status::StatusArgs),
@@ -72,6 +69,13 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// On a target: enrol with the broker, renew the host certificate, sync the KRL
     Host(host::HostArgs),
+}
+
+/// The command line as `zt` parses it: the clap definitions with the manual's examples,
+/// environment and exit statuses under `--help` (the man pages are built from the same).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    zt_os::manual::apply(Cli::command(), &manual::MANUAL)
 }
 
 /// What every subcommand gets besides its own arguments.

@@ -38,20 +38,13 @@ before `ssh`. In scripts, end ssh's options with `--`: the next argument is alwa
 destination (one that starts with `-` is refused) and the rest is the remote command. \
 `-h`/`--help` and `--version` right after `ssh` are zt's; ssh's own -V still reaches ssh.";
 
-pub const EXAMPLES: &str = "\
-Examples:
-  zt ssh prod-host                          Log in to prod-host
-  zt ssh -p 2222 ops@prod-host -- uptime    Run one command as ops, port 2222
-  zt ssh -L 8080:localhost:80 prod-host     Forward a port (the policy must grant it)
-  zt --profile staging ssh -- \"$HOST\" id    A host from a script, never read as an option";
-
 /// `zt ssh --help` or `-h`: ssh's own options pass through, so these are recognised by hand
 /// (clap would hand them to ssh) and only as the first argument after `ssh`.
 fn help_or_version(args: &SshArgs) -> Option<Result<u8, Failure>> {
     let first = args.args.first()?.to_str()?;
     match first {
         "-h" | "--help" => {
-            let mut command = <super::Cli as clap::CommandFactory>::command();
+            let mut command = super::command();
             command.build();
             let ssh = command.find_subcommand_mut("ssh")?;
             let help = if first == "-h" {

@@ -264,6 +264,6 @@ fn replace_keeping_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Fail
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        Failure::unexpected(format!("{}: {e}", path.display()))
+        Failure::config(format!("cannot write {}: {e}", path.display()))
     })
 }

@@ -31,7 +31,7 @@ impl BrokerClient {
             .send()
             .await
             .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
-        let config: BrokerConfiguration = read(response).await?;
+        let config = discovery_document(&url, response).await?;
         if config.api_version != proto::API_VERSION {
             return Err(Error::config_with_hint(
                 format!(
@@ -151,6 +151,50 @@ pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
     let mut key = ssh_key::PublicKey::from_openssh(line)?;
     key.set_comment("");
     key.to_openssh()
+}
+
+/// The discovery document, or an error that says this URL is not a zt broker: a web server
+/// answering 404 or HTML there is a wrong `--broker`, not a broker failure. A broker that is
+/// down behind a proxy (502–504, 503) is still "unavailable".
+async fn discovery_document(
+    url: &str,
+    response: reqwest::Response,
+) -> Result<BrokerConfiguration, Error> {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let not_a_broker = |what: String| {
+        Error::config_with_hint(
+            format!(
+                "{} is not a zt broker: GET {} {what}, where a broker serves its discovery document (JSON)",
+                sanitize(url.trim_end_matches(proto::WELL_KNOWN_PATH)),
+                sanitize(url)
+            ),
+            "check --broker (or the profile's broker in `zt status`): it is the broker's base URL, e.g. https://zt-broker.example.com",
+        )
+    };
+    if matches!(status.as_u16(), 502..=504) {
+        return read(response).await;
+    }
+    if !status.is_success() {
+        return Err(not_a_broker(format!("answered {status}")));
+    }
+    if !content_type.starts_with("application/json") {
+        let shown = if content_type.is_empty() {
+            "no content type".to_owned()
+        } else {
+            sanitize(&content_type)
+        };
+        return Err(not_a_broker(format!("answered {shown}")));
+    }
+    read(response).await.map_err(|e| match e {
+        Error::Protocol(why) => not_a_broker(format!("answered JSON that is not zt's ({why})")),
+        other => other,
+    })
 }
 
 /// Decode a broker response; an error answer keeps its code as data.

@@ -120,16 +120,50 @@ fn keyring_ready() -> Result<(), String> {
     READY
         .get_or_init(|| {
             install_store()?;
-            let probe = keyring_core::Entry::new("zt:probe", &zt_core::jose::random_id())
-                .map_err(|e| e.to_string())?;
-            probe.set_password("probe").map_err(|e| e.to_string())?;
-            let back = probe.get_password().map_err(|e| e.to_string());
-            let _ = probe.delete_credential();
-            (back? == "probe")
-                .then_some(())
-                .ok_or_else(|| "the keyring returned another value".into())
+            let entry =
+                keyring_core::Entry::new(PROBE_SERVICE, PROBE_USER).map_err(|e| e.to_string())?;
+            probe(&entry)
         })
         .clone()
+}
+
+/// The probe's one entry. A fixed name, not a random one: should a probe ever fail to remove
+/// its entry, the next probe overwrites that same entry instead of adding another.
+const PROBE_SERVICE: &str = "zt:probe";
+const PROBE_USER: &str = "probe";
+const PROBE_VALUE: &str = "zt keyring probe";
+
+/// What the probe needs from a credential backend.
+trait Probe {
+    fn set(&self, value: &str) -> Result<(), String>;
+    fn get(&self) -> Result<String, String>;
+    fn delete(&self) -> Result<(), String>;
+}
+
+impl Probe for keyring_core::Entry {
+    fn set(&self, value: &str) -> Result<(), String> {
+        self.set_password(value).map_err(|e| e.to_string())
+    }
+    fn get(&self) -> Result<String, String> {
+        self.get_password().map_err(|e| e.to_string())
+    }
+    fn delete(&self) -> Result<(), String> {
+        self.delete_credential().map_err(|e| e.to_string())
+    }
+}
+
+/// Write, read back, and always remove the probe entry, whatever failed first: a write can
+/// fail after the key was added (the kernel keyring adds it to the session keyring, then
+/// refuses to link it to the persistent one), and that key must not stay behind.
+fn probe(target: &impl Probe) -> Result<(), String> {
+    let read = target.set(PROBE_VALUE).and_then(|()| target.get());
+    let removed = target.delete();
+    match (read, removed) {
+        (Ok(value), Ok(())) if value == PROBE_VALUE => Ok(()),
+        (Ok(_), Ok(())) => Err("the keyring returned another value".into()),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(format!("the keyring cannot delete: {e}")),
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -144,4 +178,68 @@ fn install_store() -> Result<(), String> {
 fn install_store() -> Result<(), String> {
     let _ = Arc::<()>::new(());
     Err("no keyring backend is built for this platform yet".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    /// A kernel keyring as it behaves where reads are denied: `add_key` puts the key in the
+    /// session keyring, then linking it to the persistent keyring fails; reads fail; removal
+    /// works (it needs only search and invalidate).
+    #[derive(Default)]
+    struct DenyingKeyring {
+        keys: RefCell<Vec<String>>,
+        delete_fails: bool,
+    }
+
+    impl Probe for DenyingKeyring {
+        fn set(&self, _value: &str) -> Result<(), String> {
+            let mut keys = self.keys.borrow_mut();
+            // Same description in the same keyring: the kernel updates the key in place.
+            let description = format!("{PROBE_USER}@{PROBE_SERVICE}");
+            if !keys.contains(&description) {
+                keys.push(description);
+            }
+            Err("Couldn't access platform storage: AccessDenied".into())
+        }
+        fn get(&self) -> Result<String, String> {
+            Err("AccessDenied".into())
+        }
+        fn delete(&self) -> Result<(), String> {
+            if self.delete_fails {
+                return Err("AccessDenied".into());
+            }
+            self.keys.borrow_mut().clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_probe_leaves_no_key_behind() {
+        let keyring = DenyingKeyring::default();
+        for _ in 0..5 {
+            assert!(probe(&keyring).is_err());
+        }
+        assert_eq!(
+            keyring.keys.borrow().len(),
+            0,
+            "{:?}",
+            keyring.keys.borrow()
+        );
+    }
+
+    #[test]
+    fn a_probe_that_cannot_delete_leaves_at_most_its_one_entry() {
+        let keyring = DenyingKeyring {
+            delete_fails: true,
+            ..Default::default()
+        };
+        for _ in 0..5 {
+            assert!(probe(&keyring).is_err());
+        }
+        assert_eq!(keyring.keys.borrow().len(), 1);
+    }
 }

@@ -28,7 +28,7 @@ pub enum SshArgsError {
     NoDestination,
     #[error("ssh option -{0} needs a value")]
     MissingValue(char),
-    #[error("unknown ssh option -{0}")]
+    #[error("unknown ssh option -{0} (zt ssh passes ssh(1)'s own options; see `zt ssh --help`)")]
     UnknownOption(char),
     #[error("destination {0:?} looks like an option or contains control characters; refused")]
     BadDestination(String),

@@ -11,12 +11,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
 use clap_mangen::Man;
 
-use zt::cli::Cli;
-use zt_broker::cli::BrokerCli;
+use roff::{Roff, bold, italic, roman};
+use zt_os::manual::Manual;
 
 const UPDATE_ENV: &str = "ZT_UPDATE_ASSETS";
 const UPDATE_HINT: &str = "run ZT_UPDATE_ASSETS=1 cargo test --test tests assets";
@@ -34,9 +33,17 @@ const SHELLS: [Shell; 5] = [
     Shell::Elvish,
 ];
 
-/// The two binaries and their clap commands, by binary name.
-fn commands() -> [(&'static str, clap::Command); 2] {
-    [("zt", Cli::command()), ("zt-broker", BrokerCli::command())]
+/// The two binaries: name, clap command (with the manual applied, as `--help` shows it) and
+/// manual.
+fn commands() -> [(&'static str, clap::Command, Manual); 2] {
+    [
+        ("zt", zt::cli::command(), zt::cli::manual::MANUAL),
+        (
+            "zt-broker",
+            zt_broker::cli::command(),
+            zt_broker::cli::manual::MANUAL,
+        ),
+    ]
 }
 
 /// Every generated file: directory → file name → contents.
@@ -45,7 +52,7 @@ type Assets = BTreeMap<&'static str, BTreeMap<String, Vec<u8>>>;
 fn generate_all() -> Assets {
     let mut assets = Assets::new();
     let completions = assets.entry(COMPLETIONS_DIR).or_default();
-    for (bin, command) in commands() {
+    for (bin, command, _) in commands() {
         for shell in SHELLS {
             let mut command = command.clone();
             let mut contents = Vec::new();
@@ -54,19 +61,26 @@ fn generate_all() -> Assets {
         }
     }
     let man = assets.entry(MAN_DIR).or_default();
-    for (bin, command) in commands() {
+    for (bin, command, manual) in commands() {
         // The `help` subcommand gets no page of its own, so it is not listed
         // under SUBCOMMANDS either (it would point at a page that does not exist).
         let mut command = command.bin_name(bin).disable_help_subcommand(true);
         // Building sets the display names the page names come from (`zt-login`).
         command.build();
-        man_pages(&command, man);
+        man_pages(&command, &manual, "", man);
     }
     assets
 }
 
-/// One page for `command` and one per visible subcommand, recursively.
-fn man_pages(command: &clap::Command, out: &mut BTreeMap<String, Vec<u8>>) {
+/// One page for `command` (at subcommand `path`) and one per visible subcommand, recursively:
+/// NAME, SYNOPSIS, DESCRIPTION, OPTIONS and SUBCOMMANDS from clap, then ENVIRONMENT, FILES,
+/// EXIT STATUS, EXAMPLES and SEE ALSO from the manual.
+fn man_pages(
+    command: &clap::Command,
+    manual: &Manual,
+    path: &str,
+    out: &mut BTreeMap<String, Vec<u8>>,
+) {
     // No date, and the same source on every page (clap_mangen's default is
     // each subcommand's own name), so the pages change only when the clap
     // definitions or the package version do.
@@ -77,8 +91,18 @@ fn man_pages(command: &clap::Command, out: &mut BTreeMap<String, Vec<u8>>) {
         .source(format!("zt {}", env!("CARGO_PKG_VERSION")))
         .manual("zt manual");
     let mut contents = Vec::new();
-    page.render(&mut contents)
-        .expect("rendering a man page into memory cannot fail");
+    let render = |contents: &mut Vec<u8>| -> std::io::Result<()> {
+        page.render_title(contents)?;
+        page.render_name_section(contents)?;
+        page.render_synopsis_section(contents)?;
+        page.render_description_section(contents)?;
+        page.render_options_section(contents)?;
+        if command.get_subcommands().any(|s| !s.is_hide_set()) {
+            page.render_subcommands_section(contents)?;
+        }
+        contents.write_all(manual_sections(command, manual, path).render().as_bytes())
+    };
+    render(&mut contents).expect("rendering a man page into memory cannot fail");
     let name = page.get_filename();
     assert!(
         out.insert(name.clone(), contents).is_none(),
@@ -86,9 +110,65 @@ fn man_pages(command: &clap::Command, out: &mut BTreeMap<String, Vec<u8>>) {
     );
     for sub in command.get_subcommands() {
         if !sub.is_hide_set() && sub.get_name() != "help" {
-            man_pages(sub, out);
+            let sub_path = if path.is_empty() {
+                sub.get_name().to_owned()
+            } else {
+                format!("{path} {}", sub.get_name())
+            };
+            man_pages(sub, manual, &sub_path, out);
         }
     }
+}
+
+/// The sections every page shares, from the manual; EXAMPLES are the page's own, and SEE
+/// ALSO names the program's page, its subcommands' pages and the manual's related pages.
+fn manual_sections(command: &clap::Command, manual: &Manual, path: &str) -> Roff {
+    let mut roff = Roff::new();
+    let table = |roff: &mut Roff, title: &str, rows: &[(&str, &str)]| {
+        roff.control("SH", [title]);
+        for (term, text) in rows {
+            roff.control("TP", []);
+            roff.text([bold(*term)]);
+            roff.text([roman(*text)]);
+        }
+    };
+    table(&mut roff, "ENVIRONMENT", manual.environment);
+    table(&mut roff, "FILES", manual.files);
+    table(&mut roff, "EXIT STATUS", manual.exit_status);
+    let examples = manual.examples_for(path);
+    if !examples.is_empty() {
+        roff.control("SH", ["EXAMPLES"]);
+        for (line, what) in examples {
+            roff.control("TP", []);
+            roff.text([roman(what)]);
+            roff.control("nf", []);
+            roff.text([bold(line)]);
+            roff.control("fi", []);
+        }
+    }
+    roff.control("SH", ["SEE ALSO"]);
+    let mut pages: Vec<String> = Vec::new();
+    if !path.is_empty() {
+        pages.push(format!("{}(1)", manual.program));
+    }
+    for sub in command.get_subcommands() {
+        if !sub.is_hide_set() && sub.get_name() != "help" {
+            pages.push(format!(
+                "{}(1)",
+                sub.get_display_name().unwrap_or(sub.get_name())
+            ));
+        }
+    }
+    pages.extend(manual.see_also.iter().map(|p| p.to_string()));
+    let mut items = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        if i > 0 {
+            items.push(roman(", "));
+        }
+        items.push(italic(page.as_str()));
+    }
+    roff.text(items);
+    roff
 }
 
 /// How a committed directory differs from what is generated.

@@ -5,12 +5,14 @@ mod agent;
 mod dev;
 pub mod fixture;
 mod forward;
+mod keyring_probe;
 mod logout;
 mod policy_check;
 mod quiet_ssh;
 mod secrets;
 mod ssh_config;
 mod transport;
+mod wrong_broker;
 
 use std::time::Duration;
 

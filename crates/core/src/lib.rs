@@ -10,6 +10,7 @@ pub mod access_token;
 pub mod audit;
 pub mod ca;
 pub mod dpop;
+pub mod host_layout;
 pub mod id_token;
 pub mod jose;
 pub mod krl;

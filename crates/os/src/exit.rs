@@ -55,29 +55,6 @@ impl Exit {
     }
 }
 
-/// The table printed in `--help` and the README.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success
-  1  unexpected error
-  2  usage error
-  3  login required (no or expired credentials; run `zt login`)
-  4  denied by policy or by the identity provider
-  5  device posture not met
-  6  broker or identity provider unreachable
-  7  configuration error
-  zt ssh exits with ssh's own status once ssh has started.";
-
-/// The broker's table: the same codes, and 8 for a log that is not intact.
-pub const BROKER_EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success
-  1  unexpected error (a bug)
-  2  usage error
-  4  denied (policy check: no rule matches the identity)
-  7  configuration error (config, key, policy or database file)
-  8  integrity: the audit log is not intact (audit verify)";
-
 /// An error on its way to `main`: printed once, with its hint, and mapped
 /// to its exit code.
 #[derive(Debug)]
@@ -199,8 +176,20 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// A file zt cannot use is something the user or an admin can fix: a configuration error
+/// that names the file (and, for a loose mode or a symlink, says how in the message).
 impl From<crate::files::FileError> for Failure {
     fn from(e: crate::files::FileError) -> Self {
-        Failure::new(Exit::Unexpected, e.to_string())
+        use crate::files::FileError;
+        let hint = match &e {
+            FileError::Io { .. } => Some("check that the directory exists, is yours and has space"),
+            FileError::Exists(_) => Some("move the file away first, or choose another directory"),
+            FileError::Symlink(_) | FileError::TooOpen { .. } => None,
+        };
+        let failure = Failure::config(e.to_string());
+        match hint {
+            Some(hint) => failure.hint(hint),
+            None => failure,
+        }
     }
 }

@@ -7,4 +7,5 @@ pub mod clock;
 pub mod exit;
 pub mod files;
 pub mod hygiene;
+pub mod manual;
 pub mod stdout;

@@ -20,6 +20,7 @@ pub mod process;
 pub mod rng;
 pub mod ssh;
 pub mod sshd;
+pub mod web;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -36,6 +37,8 @@ pub enum Peer {
     /// Mounting small file systems (tmpfs, ext4 on a loop device): root or
     /// CAP_SYS_ADMIN, `mount`, `mkfs.ext4`.
     Mounts,
+    /// The Linux kernel keyring and its `keyctl` tool (Debian: keyutils).
+    Keyring,
 }
 
 /// Environment variable that turns a missing peer from a skip into a failure (CI sets it).
@@ -99,6 +102,9 @@ fn peer_unavailable(peer: Peer) -> Option<String> {
             })
         }
         Peer::Mounts => mounts::unavailable(),
+        Peer::Keyring => find_in_path("keyctl")
+            .is_none()
+            .then(|| "keyctl not found (Debian: apt-get install keyutils)".to_owned()),
     }
 }
 

@@ -34,7 +34,7 @@ pub fn run(args: AuditArgs) -> Result<(), Failure> {
 
 /// The config and a read-only view of its audit log.
 fn open(config: &std::path::Path) -> Result<(BrokerConfig, AuditLog), Failure> {
-    let config = BrokerConfig::load(config).map_err(|e| Failure::config(e.to_string()))?;
+    let config = super::load_config(config)?;
     let log = AuditLog::open(&config.store.sqlite).map_err(|e| Failure::config(e.to_string()))?;
     Ok((config, log))
 }

@@ -138,9 +138,16 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
     }
     eprintln!();
     eprintln!("Next:");
-    eprintln!("  1. On a target, trust the user CA (sshd_config: TrustedUserCAKeys FILE):");
+    eprintln!(
+        "  1. On a target, trust the user CA: put it in {} (sshd_config: TrustedUserCAKeys {0}),",
+        zt_core::host_layout::user_ca_keys_path()
+    );
     eprintln!("       {user_ca}");
-    eprintln!("     and map logins to principals (AuthorizedPrincipalsFile), e.g. 'ops'.");
+    eprintln!(
+        "     and map logins to principals in {}/{}/<login>, e.g. 'ops'.",
+        zt_core::host_layout::DIR,
+        zt_core::host_layout::PRINCIPALS_DIR
+    );
     eprintln!("  2. zt login --broker {public_url}");
     eprintln!("  3. zt ssh USER@HOST");
     super::runtime()?

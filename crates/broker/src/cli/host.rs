@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::config::BrokerConfig;
 use crate::service::enrolment_token_hash;
 use crate::store::{Change, EnrolmentToken, Store, Write};
 use zt_core::audit::{AuditRecord, EnrolmentFacts, EventKind, Outcome};
@@ -78,7 +77,7 @@ fn create(args: TokenCreateArgs) -> Result<(), Failure> {
             )
         })?;
     }
-    let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
+    let config = super::load_config(&args.config)?;
     let store = super::serve::open_store(&config)?;
     let token = new_token();
     let hash = enrolment_token_hash(&token);
@@ -112,7 +111,10 @@ fn create(args: TokenCreateArgs) -> Result<(), Failure> {
     };
     super::runtime()?
         .block_on(store.commit(write))
-        .map_err(|e| Failure::unexpected(format!("could not record the token: {e}")))?;
+        .map_err(|e| {
+            Failure::config(format!("could not record the token; none was created: {e}"))
+                .hint("check the database file named in [store] (space, permissions)")
+        })?;
     zt_os::stdout::println(&token)?;
     eprintln!(
         "Enrolment token for {} (one use, until {}). On the target: zt host enroll --broker {} --token-file FILE (or ZT_HOST_TOKEN)",

@@ -128,17 +128,17 @@ pub fn run(args: InitArgs) -> Result<(), Failure> {
     let config_path = dir.join("zt-broker.toml");
     let config = layout(&dir, server, idp, args.audience);
     let keys = create(&config, &config_path, STARTER_POLICY)?;
-    println!("Created {} (keys 0600, never overwritten).", dir.display());
-    println!();
-    println!(
-        "On each target, trust the user CA (sshd_config: TrustedUserCAKeys /etc/ssh/zt_user_ca.pub):"
-    );
-    println!("  {}", openssh_public(&keys.user_ca_public()));
-    println!();
-    println!(
-        "Start the broker:   zt-broker serve --config {}",
-        config_path.display()
-    );
-    println!("Then, on a laptop:  zt login --broker {public_url}");
-    Ok(())
+    zt_os::stdout::print(&format!(
+        "Created {dir} (keys 0600, never overwritten).\n\n\
+         Start the broker:   zt-broker serve --config {config}\n\
+         Enrol each target:  zt-broker host token create --config {config} --principals HOST\n\
+         \x20                   then on the target, as root: zt host enroll --broker {public_url} --token-file FILE\n\
+         \x20                   (it writes TrustedUserCAKeys {ca_file}, with this user CA:\n\
+         \x20                   {ca})\n\
+         Then, on a laptop:  zt login --broker {public_url}\n",
+        dir = dir.display(),
+        config = config_path.display(),
+        ca_file = zt_core::host_layout::user_ca_keys_path(),
+        ca = openssh_public(&keys.user_ca_public()),
+    ))
 }

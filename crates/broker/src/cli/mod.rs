@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dev;
 pub mod host;
 pub mod init;
+pub mod manual;
 pub mod policy;
 pub mod revoke;
 pub mod serve;
@@ -13,10 +14,15 @@ pub mod sign_host;
 
 use clap::{Parser, Subcommand};
 
-use zt_os::exit::{BROKER_EXIT_CODES_HELP, Failure};
+use zt_os::exit::Failure;
 
 #[derive(Debug, Parser)]
-#[command(name = "zt-broker", version, about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates", after_help = BROKER_EXIT_CODES_HELP)]
+#[command(
+    name = "zt-broker",
+    version,
+    about = "zt broker: verifies identities, applies policy, signs short-lived SSH certificates",
+    after_help = "Environment, exit statuses and examples: zt-broker --help, or man zt-broker"
+)]
 pub struct BrokerCli {
     #[command(subcommand)]
     pub command: BrokerCommand,
@@ -42,6 +48,14 @@ pub enum BrokerCommand {
     Policy(policy::PolicyArgs),
 }
 
+/// The command line as `zt-broker` parses it: the clap definitions with the manual's
+/// examples, environment and exit statuses under `--help` (the man pages are built from the
+/// same).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    zt_os::manual::apply(BrokerCli::command(), &manual::MANUAL)
+}
+
 pub fn run(cli: BrokerCli) -> Result<(), Failure> {
     match cli.command {
         BrokerCommand::Init(args) => init::run(args),
@@ -53,6 +67,15 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::Host(args) => host::run(args),
         BrokerCommand::Policy(args) => policy::run(args),
     }
+}
+
+/// The broker's config file, or a configuration error that says which file to pass.
+pub(crate) fn load_config(path: &std::path::Path) -> Result<crate::config::BrokerConfig, Failure> {
+    crate::config::BrokerConfig::load(path).map_err(|e| {
+        Failure::config(e.to_string()).hint(
+            "pass the zt-broker.toml that `zt-broker init` wrote (--config FILE or ZT_BROKER_CONFIG)",
+        )
+    })
 }
 
 /// A multi-thread runtime for the server commands.

@@ -84,52 +84,58 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
                 "source_address": g.source_address,
             })
         });
-        println!(
-            "{}",
-            serde_json::json!({ "allowed": grant.is_ok(), "grant": grant_json, "rules": rules })
-        );
-    } else {
-        for trace in &traces {
-            println!("{trace}");
-        }
-        match &grant {
-            Ok(g) => println!(
-                "→ allowed by rule \"{}\": principals {}, ttl {} (max {}), extensions [{}]{}{}",
-                g.rule,
-                g.principals.join(","),
-                human(g.default_ttl),
-                human(g.max_ttl),
-                g.extensions.iter().cloned().collect::<Vec<_>>().join(","),
-                g.force_command
-                    .as_deref()
-                    .map(|c| format!(", force-command {c:?}"))
-                    .unwrap_or_default(),
-                g.source_address
-                    .as_deref()
-                    .map(|a| format!(", source-address {a}"))
-                    .unwrap_or_default(),
-            ),
-            Err(denial) => println!("→ denied: {denial}"),
-        }
+        let decision =
+            serde_json::json!({ "allowed": grant.is_ok(), "grant": grant_json, "rules": rules });
+        // One JSON document: the decision, or the denial carrying it as its details.
+        return match &grant {
+            Ok(_) => zt_os::stdout::println(&decision.to_string()),
+            Err(denial) => Err(denied(denial).details(decision)),
+        };
     }
-    grant
-        .map(|_| ())
-        .map_err(|_| Failure::new(Exit::Denied, "no rule grants this identity a certificate"))
+    let mut text = String::new();
+    for trace in &traces {
+        text.push_str(&format!("{trace}\n"));
+    }
+    text.push_str(&match &grant {
+        Ok(g) => format!(
+            "→ allowed by rule \"{}\": principals {}, ttl {} (max {}), extensions [{}]{}{}\n",
+            g.rule,
+            g.principals.join(","),
+            human(g.default_ttl),
+            human(g.max_ttl),
+            g.extensions.iter().cloned().collect::<Vec<_>>().join(","),
+            g.force_command
+                .as_deref()
+                .map(|c| format!(", force-command {c:?}"))
+                .unwrap_or_default(),
+            g.source_address
+                .as_deref()
+                .map(|a| format!(", source-address {a}"))
+                .unwrap_or_default(),
+        ),
+        Err(denial) => format!("→ denied: {denial}\n"),
+    });
+    zt_os::stdout::print(&text)?;
+    grant.map(|_| ()).map_err(|denial| denied(&denial))
+}
+
+fn denied(denial: &zt_core::policy::Denial) -> Failure {
+    Failure::new(Exit::Denied, denial.to_string())
 }
 
 fn summary(path: &std::path::Path, policy: &Policy, json: bool) -> Result<(), Failure> {
     let names: Vec<&str> = policy.rules().iter().map(|r| r.name()).collect();
     if json {
-        println!("{}", serde_json::json!({ "valid": true, "rules": names }));
-    } else {
-        println!(
-            "{}: valid, {} rule(s) in order: {}",
-            path.display(),
-            names.len(),
-            names.join(", ")
+        return zt_os::stdout::println(
+            &serde_json::json!({ "valid": true, "rules": names }).to_string(),
         );
     }
-    Ok(())
+    zt_os::stdout::println(&format!(
+        "{}: valid, {} rule(s) in order: {}",
+        path.display(),
+        names.len(),
+        names.join(", ")
+    ))
 }
 
 fn human(d: Duration) -> String {

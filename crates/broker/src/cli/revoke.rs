@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
 
-use crate::config::BrokerConfig;
 use crate::store::{Change, Store, Write};
 use zt_core::audit::{AuditRecord, EventKind, Outcome, Subject};
 use zt_core::revocation::Revocation;
@@ -78,7 +77,7 @@ fn revocation(args: &RevokeArgs) -> Result<Revocation, Failure> {
 
 pub fn run(args: RevokeArgs) -> Result<(), Failure> {
     let revocation = revocation(&args)?;
-    let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
+    let config = super::load_config(&args.config)?;
     let store = super::serve::open_store(&config)?;
     let runtime = super::runtime()?;
     let what = serde_json::to_string(&revocation).expect("revocations serialise");

@@ -88,7 +88,7 @@ pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
     super::init_logging();
-    let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
+    let config = super::load_config(&args.config)?;
     let listener = std::net::TcpListener::bind(config.server.listen).map_err(|e| {
         Failure::new(
             Exit::Config,
@@ -108,5 +108,8 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), public_url = %broker.config().server.public_url, "zt-broker serving");
     super::runtime()?
         .block_on(http::serve(listener, http::router(broker), tls, &limits))
-        .map_err(|e| Failure::unexpected(format!("server failed: {e}")))
+        .map_err(|e| {
+            Failure::config(format!("cannot serve: {e}"))
+                .hint("check [server] tls_certificate and tls_key, and that the address is free")
+        })
 }

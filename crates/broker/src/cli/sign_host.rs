@@ -8,7 +8,6 @@ use std::sync::Arc;
 use clap::Args;
 use ssh_key::PublicKey;
 
-use crate::config::BrokerConfig;
 use crate::keys::BrokerKeys;
 use crate::store::{Store, Write};
 use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
@@ -35,7 +34,7 @@ pub struct SignHostArgs {
 }
 
 pub fn run(args: SignHostArgs) -> Result<(), Failure> {
-    let config = BrokerConfig::load(&args.config).map_err(|e| Failure::config(e.to_string()))?;
+    let config = super::load_config(&args.config)?;
     let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
     let ttl = zt_core::policy::parse_duration(&args.ttl)
         .map_err(|e| Failure::config(format!("--ttl: {e}")))?;
@@ -102,7 +101,8 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
     super::runtime()?
         .block_on(store.commit(write))
         .map_err(|e| {
-            Failure::unexpected(format!("could not record the issue; nothing written: {e}"))
+            Failure::config(format!("could not record the issue; nothing written: {e}"))
+                .hint("check the database file named in [store] (space, permissions)")
         })?;
     let out = args.out.unwrap_or_else(|| {
         let name = args.host_key.to_string_lossy();
