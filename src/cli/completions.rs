@@ -1,6 +1,6 @@
 //! `zt completions SHELL`: print completions (also committed in `completions/`).
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use zt_os::exit::Failure;
@@ -11,8 +11,16 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-pub fn run(args: &CompletionsArgs) -> Result<(), Failure> {
-    let mut command = super::Cli::command();
-    clap_complete::generate(args.shell, &mut command, "zt", &mut std::io::stdout());
-    Ok(())
+pub fn run(args: &CompletionsArgs, json: bool) -> Result<(), Failure> {
+    let mut command = super::command();
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "zt", &mut script);
+    let script = String::from_utf8_lossy(&script);
+    if json {
+        super::json::emit(
+            &serde_json::json!({ "shell": args.shell.to_string(), "script": script }),
+        );
+        return Ok(());
+    }
+    zt_os::stdout::print(&script)
 }

@@ -86,12 +86,47 @@ pub struct SyncArgs {
 
 const DROP_IN_NAME: &str = zt_core::host_layout::DROP_IN;
 
-pub fn run(args: HostArgs) -> Result<(), Failure> {
+pub fn run(args: HostArgs, json: bool) -> Result<(), Failure> {
+    let out = Output { json };
     match args.command {
-        HostCommand::Enroll(args) => enroll(args),
-        HostCommand::Renew(args) => renew(args),
-        HostCommand::KrlSync(args) => krl_sync(&args.dir),
+        HostCommand::Enroll(args) => enroll(args, out),
+        HostCommand::Renew(args) => renew(args, out),
+        HostCommand::KrlSync(args) => krl_sync(&args.dir, out),
     }
+}
+
+/// What a host command prints on stdout: the one path a script needs, or with `--json` one
+/// document with the facts.
+#[derive(Clone, Copy)]
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn done(self, path: Option<&Path>, facts: serde_json::Value) -> Result<(), Failure> {
+        if self.json {
+            super::json::emit(&facts);
+        } else if let Some(path) = path {
+            zt_os::stdout::println(&path.display().to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// A host certificate in `--json` output.
+fn certificate_facts(
+    path: &Path,
+    serial: u64,
+    principals: &[String],
+    valid_before: u64,
+) -> serde_json::Value {
+    let mut facts = serde_json::json!({
+        "path": path,
+        "serial": serial.to_string(),
+        "principals": principals,
+    });
+    super::json::insert_time(&mut facts, "valid_before", valid_before);
+    facts
 }
 
 fn io_failure(path: &Path, e: impl std::fmt::Display) -> Failure {
@@ -151,7 +186,7 @@ fn make_dir(path: &Path) -> Result<(), Failure> {
         .map_err(|e| io_failure(path, e))
 }
 
-fn enroll(args: EnrollArgs) -> Result<(), Failure> {
+fn enroll(args: EnrollArgs, out: Output) -> Result<(), Failure> {
     crate::client::http::check_url("broker URL", &args.broker)?;
     let broker = args.broker.trim_end_matches('/').to_owned();
     let paths = HostPaths {
@@ -160,16 +195,25 @@ fn enroll(args: EnrollArgs) -> Result<(), Failure> {
     let drop_in_path = args.sshd_config_dir.join(DROP_IN_NAME);
     let drop_in = target::sshd_drop_in(&paths, &args.host_key);
     if args.dry_run {
-        zt_os::stdout::print(&format!("# {}\n{drop_in}", drop_in_path.display()))?;
-        eprintln!("Dry run: nothing written and no token used. `zt host enroll` would write:");
-        for path in [
+        let would_write = [
             target::certificate_path(&args.host_key),
             paths.user_ca_keys(),
             paths.revoked_keys(),
             paths.principals_dir(),
             paths.state(),
-            drop_in_path,
-        ] {
+            drop_in_path.clone(),
+        ];
+        if out.json {
+            super::json::emit(&serde_json::json!({
+                "dry_run": true,
+                "drop_in": { "path": drop_in_path, "text": drop_in },
+                "would_write": would_write,
+            }));
+            return Ok(());
+        }
+        zt_os::stdout::print(&format!("# {}\n{drop_in}", drop_in_path.display()))?;
+        eprintln!("Dry run: nothing written and no token used. `zt host enroll` would write:");
+        for path in would_write {
             eprintln!("  {}", path.display());
         }
         return Ok(());
@@ -206,10 +250,18 @@ fn enroll(args: EnrollArgs) -> Result<(), Failure> {
     write(&paths.state(), state_text.as_bytes())?;
     // sshd refuses every key while RevokedKeys names a missing file, so the
     // KRL is in place before the drop-in points sshd at it.
-    sync(&runtime, &http, &broker, &paths)?;
+    let krl = sync(&runtime, &http, &broker, &paths)?;
     make_dir(&args.sshd_config_dir)?;
     write(&drop_in_path, drop_in.as_bytes())?;
-    zt_os::stdout::println(&cert_path.display().to_string())?;
+    out.done(
+        Some(&cert_path),
+        serde_json::json!({
+            "enrolled": true,
+            "certificate": certificate_facts(&cert_path, answer.serial, &answer.principals, answer.valid_before),
+            "drop_in": drop_in_path,
+            "krl": krl,
+        }),
+    )?;
     eprintln!(
         "Enrolled: host certificate serial {} for {} (valid until {}).\n\
          Wrote {} and the files it names. List the principals each login accepts in {}/<login>,\n\
@@ -230,7 +282,7 @@ fn load_state(paths: &HostPaths) -> Result<HostState, Failure> {
     serde_json::from_str(&text).map_err(|e| io_failure(&path, e))
 }
 
-fn renew(args: RenewArgs) -> Result<(), Failure> {
+fn renew(args: RenewArgs, out: Output) -> Result<(), Failure> {
     let paths = HostPaths {
         dir: args.dir.zt_dir,
     };
@@ -244,7 +296,9 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
             "The host certificate is valid until {}; not renewing yet (--force to renew now).",
             zt_core::time::rfc3339(current.valid_before())
         );
-        return Ok(());
+        let mut facts = serde_json::json!({ "renewed": false, "path": cert_path });
+        super::json::insert_time(&mut facts, "valid_before", current.valid_before());
+        return out.done(None, facts);
     }
     let host_key = load_host_key(&state.host_key)?;
     let http = crate::client::http::client()?;
@@ -261,7 +315,13 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
         &cert_path,
         format!("{}\n", answer.certificate.trim()).as_bytes(),
     )?;
-    zt_os::stdout::println(&cert_path.display().to_string())?;
+    out.done(
+        Some(&cert_path),
+        serde_json::json!({
+            "renewed": true,
+            "certificate": certificate_facts(&cert_path, answer.serial, &answer.principals, answer.valid_before),
+        }),
+    )?;
     eprintln!(
         "Renewed: serial {} valid until {}. Reload sshd to serve it (the zt-host-renew service does).",
         answer.serial,
@@ -270,23 +330,25 @@ fn renew(args: RenewArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn krl_sync(dir: &DirArgs) -> Result<(), Failure> {
+fn krl_sync(dir: &DirArgs, out: Output) -> Result<(), Failure> {
     let paths = HostPaths {
         dir: dir.zt_dir.clone(),
     };
     let state = load_state(&paths)?;
     let http = crate::client::http::client()?;
-    sync(&super::runtime()?, &http, &state.broker, &paths)
+    let krl = sync(&super::runtime()?, &http, &state.broker, &paths)?;
+    out.done(None, krl)
 }
 
 /// Fetch the KRL unless unchanged since the last sync, and replace
-/// `RevokedKeys` atomically (sshd re-reads it at every authentication).
+/// `RevokedKeys` atomically (sshd re-reads it at every authentication). Returns what
+/// happened, for `--json`.
 fn sync(
     runtime: &tokio::runtime::Runtime,
     http: &reqwest::Client,
     broker: &str,
     paths: &HostPaths,
-) -> Result<(), Failure> {
+) -> Result<serde_json::Value, Failure> {
     let krl_path = paths.revoked_keys();
     let etag = if krl_path.is_file() {
         std::fs::read_to_string(paths.revoked_keys_etag()).ok()
@@ -309,7 +371,7 @@ fn sync(
         })?;
     let Some((bytes, etag)) = fetched else {
         eprintln!("KRL unchanged.");
-        return Ok(());
+        return Ok(serde_json::json!({ "krl": "unchanged", "path": krl_path }));
     };
     write(&krl_path, &bytes)?;
     match etag {
@@ -323,5 +385,5 @@ fn sync(
         krl_path.display(),
         bytes.len()
     );
-    Ok(())
+    Ok(serde_json::json!({ "krl": "updated", "path": krl_path, "bytes": bytes.len() }))
 }

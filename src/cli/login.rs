@@ -111,12 +111,8 @@ fn show_prompt(prompt: &DevicePrompt, json: bool) {
         prompt.user_code()
     );
     if std::io::stderr().is_terminal() {
-        if let Ok(code) = qrcode::QrCode::new(uri.as_bytes()) {
-            let art = code
-                .render::<qrcode::render::unicode::Dense1x2>()
-                .quiet_zone(true)
-                .build();
-            eprintln!("{art}");
+        if let Some(art) = super::qr::render(&uri) {
+            eprint!("{art}");
         }
     }
 }

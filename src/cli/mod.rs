@@ -11,6 +11,7 @@ pub mod login;
 pub mod logout;
 pub mod manual;
 pub mod posture;
+pub mod qr;
 pub mod ssh;
 pub mod ssh_config;
 pub mod status;
@@ -104,7 +105,7 @@ impl Ctx {
 /// Run `zt`; `Ok(code)` is the process exit code (ssh's own, for `zt ssh`).
 pub fn run(cli: Cli) -> Result<u8, Failure> {
     if let Command::Completions(args) = &cli.command {
-        return completions::run(args).map(|()| 0);
+        return completions::run(args, cli.global.json).map(|()| 0);
     }
     let ctx = Ctx::new(&cli.global)?;
     crate::client::session::tidy(&ctx.paths, zt_os::clock::unix_now());
@@ -115,7 +116,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Logout(args) => logout::run(args, &ctx).map(|()| 0),
         Command::Token(args) => token::run(args, &ctx).map(|()| 0),
         Command::Posture(args) => posture::run(args, &ctx).map(|()| 0),
-        Command::Host(args) => host::run(args).map(|()| 0),
+        Command::Host(args) => host::run(args, cli.global.json).map(|()| 0),
         Command::Forward(args) => forward::run(args, &ctx),
         Command::SshConfig(args) => ssh_config::run(args, &ctx).map(|()| 0),
         Command::Completions(_) => unreachable!("handled above"),

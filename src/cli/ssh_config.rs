@@ -63,6 +63,13 @@ fn check(ctx: &Ctx) -> Result<(), Failure> {
     if !identity_links::current(&ctx.paths, in_agent) {
         identity_links::update(&ctx.paths, in_agent)?;
     }
+    if ctx.json {
+        let now = zt_os::clock::unix_now();
+        super::json::emit(&serde_json::json!({
+            "profile": ctx.profile,
+            "certificate": session.certificate.as_ref().map(|c| super::json::certificate(c, now)),
+        }));
+    }
     Ok(())
 }
 

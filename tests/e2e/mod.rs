@@ -3,6 +3,7 @@
 
 mod agent;
 mod dev;
+mod dev_pages;
 pub mod fixture;
 mod forward;
 mod keyring_probe;

@@ -60,6 +60,20 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Plain text for a page: escaped, and each `quoted` span set as code, so a message can
+/// name a command without showing backticks.
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in escape(text).split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// The common frame. `body` must already be escaped HTML.
 fn page(kind: Kind, title: &str, body: &str) -> String {
     format!(
@@ -76,10 +90,15 @@ body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto;
 .banner {{ background: #b00020; color: #fff; font-weight: bold; padding: .75rem 1rem; border-radius: .25rem; }}
 .code {{ font-family: monospace; font-size: 1.5rem; letter-spacing: .1em; }}
 button {{ font-size: 1rem; margin: .25rem 0; padding: .4rem .8rem; }}
+button.approve {{ background: #0b5394; color: #fff; border: 1px solid #0b5394; border-radius: .25rem; }}
+button.deny {{ background: #fff; color: #b00020; border: 2px solid #b00020; border-radius: .25rem; font-weight: bold; }}
+.deny-row {{ margin-top: 1.25rem; padding-top: .75rem; border-top: 1px solid #ccc; }}
+.error {{ background: #fdecea; color: #7f0014; border-left: .3rem solid #b00020; padding: .6rem .8rem; }}
+.ok {{ background: #e8f5e9; color: #1b5e20; border-left: .3rem solid #2e7d32; padding: .6rem .8rem; }}
 </style>
 </head>
 <body>
-<p class="banner">DEVELOPMENT ISSUER — never use in production. Anyone who can open this page can log in as any user below.</p>
+<p class="banner">DEVELOPMENT ISSUER — never use in production. Anyone who can open this page can log in as any development user.</p>
 <h1>{title}</h1>
 {body}
 </body>
@@ -94,7 +113,11 @@ button {{ font-size: 1rem; margin: .25rem 0; padding: .4rem .8rem; }}
 pub fn enter_code(notice: Option<&str>, prefill: Option<&str>) -> String {
     let mut body = String::new();
     if let Some(notice) = notice {
-        let _ = writeln!(body, "<p><strong>{}</strong></p>", escape(notice));
+        let _ = writeln!(
+            body,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            inline(notice)
+        );
     }
     let _ = write!(
         body,
@@ -135,23 +158,33 @@ pub fn decide(user_code: &str, scope: &str, users: &[DevUser], form_token: &str)
         };
         let _ = writeln!(
             body,
-            r#"<div><button type="submit" name="user" value="{name}">Approve as {name}</button> {email} ({verified}), {groups}</div>"#,
+            r#"<div><button class="approve" type="submit" name="user" value="{name}">Approve as {name}</button> {email} ({verified}), {groups}</div>"#,
             name = escape(&user.username),
             email = escape(&user.email),
             groups = escape(&groups),
         );
     }
     body.push_str(
-        "<div><button type=\"submit\" name=\"deny\" value=\"1\">Deny</button></div>\n</form>",
+        "<div class=\"deny-row\"><p>Not your code, or not your login?</p>\
+         <button class=\"deny\" type=\"submit\" name=\"deny\" value=\"1\">Deny this login</button></div>\n</form>",
     );
     page(Kind::DeviceDecide, "Approve this login?", &body)
 }
 
 /// The outcome of a POST. `message` is plain text.
 pub fn result(kind: Kind, title: &str, message: &str) -> String {
+    let class = match kind {
+        Kind::Error | Kind::Denied => "error",
+        _ => "ok",
+    };
+    let role = if kind == Kind::Error {
+        " role=\"alert\""
+    } else {
+        ""
+    };
     let body = format!(
-        "<p>{}</p>\n<p>You can close this page.</p>",
-        escape(message)
+        "<p class=\"{class}\"{role}>{}</p>\n<p>You can close this page.</p>",
+        inline(message)
     );
     page(kind, title, &body)
 }

@@ -18,11 +18,21 @@ pub struct DevIdp {
 
 impl DevIdp {
     pub fn start(auto_approve: &str) -> DevIdp {
+        Self::start_with(Some(auto_approve))
+    }
+
+    /// An issuer that waits for a person on its `/device` page, as `zt-broker dev` without
+    /// `--auto-approve`.
+    pub fn start_manual() -> DevIdp {
+        Self::start_with(None)
+    }
+
+    fn start_with(auto_approve: Option<&str>) -> DevIdp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the dev issuer");
         listener.set_nonblocking(true).unwrap();
         let issuer = format!("http://{}/idp", listener.local_addr().unwrap());
         let mut config = DevIssuerConfig::new(issuer.parse().unwrap(), CLIENT_ID);
-        config.auto_approve = Some(auto_approve.to_owned());
+        config.auto_approve = auto_approve.map(str::to_owned);
         config.interval_secs = 1;
         let dev: Arc<DevIssuer> = DevIssuer::new(config).expect("dev issuer config");
         let app = axum::Router::new().nest("/idp", dev.router());

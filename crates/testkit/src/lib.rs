@@ -39,6 +39,8 @@ pub enum Peer {
     Mounts,
     /// The Linux kernel keyring and its `keyctl` tool (Debian: keyutils).
     Keyring,
+    /// A headless browser: Debian's `chromium`.
+    Chromium,
 }
 
 /// Environment variable that turns a missing peer from a skip into a failure (CI sets it).
@@ -102,6 +104,9 @@ fn peer_unavailable(peer: Peer) -> Option<String> {
             })
         }
         Peer::Mounts => mounts::unavailable(),
+        Peer::Chromium => find_in_path("chromium")
+            .is_none()
+            .then(|| "chromium not found (Debian: apt-get install chromium)".to_owned()),
         Peer::Keyring => find_in_path("keyctl")
             .is_none()
             .then(|| "keyctl not found (Debian: apt-get install keyutils)".to_owned()),
