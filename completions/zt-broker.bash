@@ -22,6 +22,9 @@ _zt__broker() {
             zt__broker,dev)
                 cmd="zt__broker__subcmd__dev"
                 ;;
+            zt__broker,device)
+                cmd="zt__broker__subcmd__device"
+                ;;
             zt__broker,help)
                 cmd="zt__broker__subcmd__help"
                 ;;
@@ -61,11 +64,44 @@ _zt__broker() {
             zt__broker__subcmd__audit__subcmd__help,verify)
                 cmd="zt__broker__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
+            zt__broker__subcmd__device,approve)
+                cmd="zt__broker__subcmd__device__subcmd__approve"
+                ;;
+            zt__broker__subcmd__device,help)
+                cmd="zt__broker__subcmd__device__subcmd__help"
+                ;;
+            zt__broker__subcmd__device,list)
+                cmd="zt__broker__subcmd__device__subcmd__list"
+                ;;
+            zt__broker__subcmd__device,revoke)
+                cmd="zt__broker__subcmd__device__subcmd__revoke"
+                ;;
+            zt__broker__subcmd__device,show)
+                cmd="zt__broker__subcmd__device__subcmd__show"
+                ;;
+            zt__broker__subcmd__device__subcmd__help,approve)
+                cmd="zt__broker__subcmd__device__subcmd__help__subcmd__approve"
+                ;;
+            zt__broker__subcmd__device__subcmd__help,help)
+                cmd="zt__broker__subcmd__device__subcmd__help__subcmd__help"
+                ;;
+            zt__broker__subcmd__device__subcmd__help,list)
+                cmd="zt__broker__subcmd__device__subcmd__help__subcmd__list"
+                ;;
+            zt__broker__subcmd__device__subcmd__help,revoke)
+                cmd="zt__broker__subcmd__device__subcmd__help__subcmd__revoke"
+                ;;
+            zt__broker__subcmd__device__subcmd__help,show)
+                cmd="zt__broker__subcmd__device__subcmd__help__subcmd__show"
+                ;;
             zt__broker__subcmd__help,audit)
                 cmd="zt__broker__subcmd__help__subcmd__audit"
                 ;;
             zt__broker__subcmd__help,dev)
                 cmd="zt__broker__subcmd__help__subcmd__dev"
+                ;;
+            zt__broker__subcmd__help,device)
+                cmd="zt__broker__subcmd__help__subcmd__device"
                 ;;
             zt__broker__subcmd__help,help)
                 cmd="zt__broker__subcmd__help__subcmd__help"
@@ -93,6 +129,18 @@ _zt__broker() {
                 ;;
             zt__broker__subcmd__help__subcmd__audit,verify)
                 cmd="zt__broker__subcmd__help__subcmd__audit__subcmd__verify"
+                ;;
+            zt__broker__subcmd__help__subcmd__device,approve)
+                cmd="zt__broker__subcmd__help__subcmd__device__subcmd__approve"
+                ;;
+            zt__broker__subcmd__help__subcmd__device,list)
+                cmd="zt__broker__subcmd__help__subcmd__device__subcmd__list"
+                ;;
+            zt__broker__subcmd__help__subcmd__device,revoke)
+                cmd="zt__broker__subcmd__help__subcmd__device__subcmd__revoke"
+                ;;
+            zt__broker__subcmd__help__subcmd__device,show)
+                cmd="zt__broker__subcmd__help__subcmd__device__subcmd__show"
                 ;;
             zt__broker__subcmd__help__subcmd__host,token)
                 cmd="zt__broker__subcmd__help__subcmd__host__subcmd__token"
@@ -149,7 +197,7 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host audit revoke host policy help"
+            opts="-h -V --help --version init serve dev sign-host audit revoke device host policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,8 +366,178 @@ _zt__broker() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__broker__subcmd__device)
+            opts="-h --help list show approve revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__approve)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help)
+            opts="list show approve revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__list)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__revoke)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__device__subcmd__show)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host audit revoke host policy help"
+            opts="init serve dev sign-host audit revoke device host policy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -377,6 +595,76 @@ _zt__broker() {
         zt__subcmd__broker__subcmd__help__subcmd__dev)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__device)
+            opts="list show approve revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__device__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__device__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__device__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__device__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -28,6 +28,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
             cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
+            cand device 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand policy 'Check a policy file and explain its decision for an identity'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -111,6 +112,56 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'zt-broker;device'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'List every device, most recently seen first'
+            cand show 'One device''s record'
+            cand approve 'Approve a device (for rules that require approved devices; audited)'
+            cand revoke 'Revoke a device: no more tokens or certificates for it (audited)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;device;list'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'zt-broker;device;show'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;device;approve'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'zt-broker;device;revoke'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'zt-broker;device;help'= {
+            cand list 'List every device, most recently seen first'
+            cand show 'One device''s record'
+            cand approve 'Approve a device (for rules that require approved devices; audited)'
+            cand revoke 'Revoke a device: no more tokens or certificates for it (audited)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;device;help;list'= {
+        }
+        &'zt-broker;device;help;show'= {
+        }
+        &'zt-broker;device;help;approve'= {
+        }
+        &'zt-broker;device;help;revoke'= {
+        }
+        &'zt-broker;device;help;help'= {
+        }
         &'zt-broker;host'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -179,6 +230,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
             cand revoke 'Revoke a certificate, key or user (local admin command; audited)'
+            cand device 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand policy 'Check a policy file and explain its decision for an identity'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -200,6 +252,20 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         &'zt-broker;help;audit;export'= {
         }
         &'zt-broker;help;revoke'= {
+        }
+        &'zt-broker;help;device'= {
+            cand list 'List every device, most recently seen first'
+            cand show 'One device''s record'
+            cand approve 'Approve a device (for rules that require approved devices; audited)'
+            cand revoke 'Revoke a device: no more tokens or certificates for it (audited)'
+        }
+        &'zt-broker;help;device;list'= {
+        }
+        &'zt-broker;help;device;show'= {
+        }
+        &'zt-broker;help;device;approve'= {
+        }
+        &'zt-broker;help;device;revoke'= {
         }
         &'zt-broker;help;host'= {
             cand token 'Host enrolment tokens'

@@ -62,6 +62,12 @@ fn broker_refusal(refusal: &BrokerRefusal) -> Failure {
     let what = refusal.describe();
     match refusal.code {
         Some(ErrorCode::AccessDenied) => denied(&what),
+        Some(ErrorCode::DeviceRevoked | ErrorCode::DeviceNotApproved) => denied(&what),
+        Some(ErrorCode::PostureNotMet) => Failure::new(
+            Exit::Posture,
+            format!("this device does not meet the policy's posture requirements: {what}"),
+        )
+        .hint("fix what is listed, then try again; `zt posture` shows the device's report"),
         Some(ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof) => credentials_refused(&what),
         Some(ErrorCode::InvalidGrant | ErrorCode::IdTokenReused) => {
             Failure::login_required(format!("the broker refused the identity token: {what}"))

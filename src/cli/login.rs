@@ -56,8 +56,17 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
                 eprintln!("zt: the identity provider issued no refresh token; certificates cannot be renewed silently");
             }
         }
+        // A device belongs to the identity that registered it: logging in as someone else in
+        // this profile starts a new device.
+        let before = Session::load(&ctx.paths).ok().flatten();
+        let someone_else = before
+            .as_ref()
+            .is_some_and(|s| s.issuer != idp_info.issuer || s.subject != tokens.subject);
+        if someone_else {
+            session::forget_device_key(&secrets)?;
+        }
         let device = session::device_key(&secrets)?;
-        let previous = Session::load(&ctx.paths).ok().flatten().and_then(|s| s.certificate);
+        let previous = before.and_then(|s| s.certificate);
         let cert = session::obtain_certificate(&broker, &broker_config, &device, &tokens.id_token, &ctx.paths, previous.as_ref()).await?;
         let session = Session {
             broker: broker_url.clone(),
@@ -67,6 +76,7 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
             email: tokens.email.clone(),
             groups: tokens.groups.clone(),
             certificate: Some(cert.clone()),
+            device: Some(device.thumbprint()),
         };
         session.save(&ctx.paths)?;
         config.profiles.insert(ctx.profile.clone(), Profile { broker: broker_url.clone() });

@@ -25,6 +25,7 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
             "profile": ctx.profile,
             "broker": session.broker,
             "identity": super::json::identity(&session),
+            "device": { "id": session.device },
             "certificate": cert.map(|c| super::json::certificate(c, now)),
         }));
     } else {
@@ -42,6 +43,13 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
             } else {
                 session.groups.join(", ")
             }
+        );
+        eprintln!(
+            "device:       {}",
+            session
+                .device
+                .as_deref()
+                .unwrap_or("(log in again to see it)")
         );
         match cert {
             Some(c) => {

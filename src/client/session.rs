@@ -34,6 +34,10 @@ pub struct Session {
     pub groups: Vec<String>,
     #[serde(default)]
     pub certificate: Option<CertificateInfo>,
+    /// The device ID: the thumbprint of the key that signs this profile's DPoP proofs, as the
+    /// broker's device registry knows it.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +130,11 @@ pub fn device_key(secrets: &Secrets) -> Result<SigningKey, Error> {
         .map_err(|e| Error::internal(format!("cannot generate a device key: {e}")))?;
     secrets.set(DEVICE_KEY, &jose::b64(key.pkcs8()))?;
     Ok(key)
+}
+
+/// Drop the profile's device key, so that the next [`device_key`] makes a new one.
+pub fn forget_device_key(secrets: &Secrets) -> Result<(), Error> {
+    secrets.delete(DEVICE_KEY)
 }
 
 /// Exchange `id_token` at the broker, then certify a fresh Ed25519 key and
@@ -349,6 +358,7 @@ mod tests {
                 rule: "r".into(),
                 in_agent,
             }),
+            device: None,
         }
     }
 

@@ -4,6 +4,7 @@
 mod agent;
 mod dev;
 mod dev_pages;
+mod devices;
 pub mod fixture;
 mod forward;
 mod keyring_probe;

@@ -1,5 +1,5 @@
 //! Host enrolment, revocation and the KRL, against the real OpenSSH.
 
-mod admin;
+pub mod admin;
 mod krl;
 mod sshd;

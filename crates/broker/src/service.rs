@@ -20,10 +20,11 @@ use super::config::BrokerConfig;
 use super::idp::{IdTokenVerifier, IdpError};
 use super::keys::{BrokerKeys, openssh_public};
 use super::limits::RateLimits;
-use super::store::{OnceKind, OnceValue, Store, StoreError, Write};
+use super::store::{DeviceUse, OnceKind, OnceValue, Store, StoreError, Write};
 use zt_core::access_token::{self, AccessClaims, AccessTokenError};
 use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
 use zt_core::ca::{self, KeyIdFields, UserCertSpec};
+use zt_core::device::DeviceRequirement;
 use zt_core::dpop::{self, DpopError, VerifiedProof};
 use zt_core::id_token::{IdTokenError, LEEWAY_SECS};
 use zt_core::policy::{Identity, Policy};
@@ -198,6 +199,15 @@ impl Broker {
             serial: None,
             unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
             changes: vec![],
+            device: Some(DeviceUse {
+                id: proof.jkt.clone(),
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+                hostname: None,
+                os: None,
+                require: DeviceRequirement::Registered,
+                now: meta.now,
+            }),
             audit: self.record(
                 meta,
                 EventKind::TokenExchange,
@@ -267,6 +277,7 @@ impl Broker {
             .evaluate(&identity)
             .map_err(|denial| Refusal::denied(denial.to_string()))?;
         known.rule = Some(grant.rule.clone());
+        let grant_require = grant.require.clone();
         let requested_ttl = req.ttl_secs.map(Duration::from_secs);
         let issue = grant
             .narrow(req.principals.as_deref(), requested_ttl)
@@ -316,6 +327,15 @@ impl Broker {
                     serial: Some(serial),
                     unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
                     changes: vec![],
+                    device: Some(DeviceUse {
+                        id: proof.jkt.clone(),
+                        issuer: identity.issuer.clone(),
+                        subject: identity.subject.clone(),
+                        hostname: None,
+                        os: None,
+                        require: grant_require.device,
+                        now: meta.now,
+                    }),
                     audit: self.record(
                         meta,
                         EventKind::CertificateIssued,
@@ -326,7 +346,8 @@ impl Broker {
                 };
                 Ok((certificate, write))
             })
-            .await?;
+            .await
+            .map_err(|refusal| with_device_id(refusal, &proof.jkt))?;
         Ok(proto::CertificateResponse {
             certificate,
             serial,
@@ -480,6 +501,17 @@ fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
     }
 }
 
+/// A device refusal names the device, so the user can hand its ID to an admin.
+fn with_device_id(mut refusal: Refusal, device: &str) -> Refusal {
+    if matches!(
+        refusal.code,
+        ErrorCode::DeviceNotApproved | ErrorCode::DeviceRevoked
+    ) {
+        refusal.description = format!("{} (device ID {device})", refusal.description);
+    }
+    refusal
+}
+
 /// A random non-zero 63-bit certificate serial.
 pub(crate) fn random_serial() -> u64 {
     let mut bytes = [0u8; 8];
@@ -515,6 +547,18 @@ fn map_store_error(e: StoreError) -> Refusal {
         StoreError::IdentityRevoked => {
             Refusal::denied("your access was revoked by an administrator; ask them to restore it")
         }
+        StoreError::DeviceRevoked => Refusal::new(
+            ErrorCode::DeviceRevoked,
+            "this device was revoked by an administrator; use another device, or ask them to restore it",
+        ),
+        StoreError::DeviceNotApproved => Refusal::new(
+            ErrorCode::DeviceNotApproved,
+            "this rule requires an approved device and this one is not approved yet; ask an administrator to run `zt-broker device approve` for it",
+        ),
+        StoreError::DeviceOfAnotherUser => {
+            Refusal::denied("this device is registered to another user; log in on your own device")
+        }
+        StoreError::UnknownDevice => Refusal::internal("no such device"),
         StoreError::TokenUnusable => Refusal::invalid_token(
             "the enrolment token is unknown, already used or expired; create a new one with `zt-broker host token create`",
         ),

@@ -34,6 +34,10 @@ pub enum EventKind {
     EnrolmentTokenCreated,
     /// A host certificate request (enrolment or renewal) the broker refused.
     HostCertificateRefused,
+    /// An admin approved the device named in `device`.
+    DeviceApproved,
+    /// An admin revoked the device named in `device`.
+    DeviceRevoked,
 }
 
 /// How a decision ended: the HTTP status the client got and, for a

@@ -9,12 +9,14 @@
 pub mod access_token;
 pub mod audit;
 pub mod ca;
+pub mod device;
 pub mod dpop;
 pub mod host_layout;
 pub mod id_token;
 pub mod jose;
 pub mod krl;
 pub mod policy;
+pub mod posture;
 pub mod proto;
 pub mod requests;
 pub mod revocation;

@@ -50,12 +50,14 @@ mod duration;
 mod error;
 mod grant;
 mod load;
+mod require;
 mod rule;
 
 pub use duration::{DisplayDuration, DurationError, MAX_POLICY_DURATION, parse_duration};
 pub use error::{Denial, PolicyError};
 pub use grant::{Grant, Issue, MIN_TTL, NarrowError};
 pub use load::{DEFAULT_MAX_TTL, DEFAULT_TTL, Defaults};
+pub use require::{DEFAULT_POSTURE_TTL, Require};
 pub use rule::{Conditions, Mismatch, Rule, RuleOutcome, RuleTrace};
 
 /// A verified identity, as the broker derived it from IdP token claims.
@@ -254,6 +256,7 @@ extensions = []
                     .collect(),
                 force_command: Some("/usr/local/bin/deploy".into()),
                 source_address: Some("10.0.0.0/8,192.0.2.1".into()),
+                require: Require::default(),
             }
         );
         assert_eq!(policy.evaluate(&bob()).unwrap().rule, "developers");

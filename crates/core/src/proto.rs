@@ -199,6 +199,12 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// 403: policy or an administrator says no.
     AccessDenied,
+    /// 403: an administrator revoked the device the request was made with.
+    DeviceRevoked,
+    /// 403: the rule requires an approved device; an administrator has not approved this one.
+    DeviceNotApproved,
+    /// 403: the device does not meet the rule's posture requirements (the body lists which).
+    PostureNotMet,
     /// 404: no such endpoint.
     NotFound,
     /// 429: over a rate limit; `Retry-After` says when to come back.
@@ -211,7 +217,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidGrant,
         ErrorCode::IdTokenReused,
@@ -221,6 +227,9 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::InvalidDpopProof,
         ErrorCode::AccessDenied,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::DeviceNotApproved,
+        ErrorCode::PostureNotMet,
         ErrorCode::NotFound,
         ErrorCode::RateLimited,
         ErrorCode::ServerError,
@@ -238,6 +247,9 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::DeviceNotApproved => "device_not_approved",
+            ErrorCode::PostureNotMet => "posture_not_met",
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerError => "server_error",
@@ -259,7 +271,10 @@ impl ErrorCode {
             | ErrorCode::InvalidTarget
             | ErrorCode::InvalidKey => 400,
             ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof => 401,
-            ErrorCode::AccessDenied => 403,
+            ErrorCode::AccessDenied
+            | ErrorCode::DeviceRevoked
+            | ErrorCode::DeviceNotApproved
+            | ErrorCode::PostureNotMet => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::RateLimited => 429,
             ErrorCode::ServerError => 500,

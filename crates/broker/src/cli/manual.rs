@@ -110,6 +110,21 @@ pub const MANUAL: Manual = Manual {
             "Revoke one certificate (serials as in `zt status --json`)",
         ),
         (
+            "device list",
+            "zt-broker device list --config zt-broker.toml",
+            "Every device, its owner, status and last use",
+        ),
+        (
+            "device approve",
+            "zt-broker device approve --config zt-broker.toml DEVICE_ID",
+            "Let a device use rules with require.device = \"approved\"",
+        ),
+        (
+            "device revoke",
+            "zt-broker device revoke --config zt-broker.toml DEVICE_ID",
+            "A lost laptop: no more tokens or certificates for its key",
+        ),
+        (
             "host token create",
             "zt-broker host token create --config zt-broker.toml --principals web1.example.com --ttl 1h",
             "A one-time enrolment token for `zt host enroll`",

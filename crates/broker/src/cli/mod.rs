@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod dev;
+pub mod device;
 pub mod host;
 pub mod init;
 pub mod manual;
@@ -42,6 +43,8 @@ pub enum BrokerCommand {
     Audit(audit::AuditArgs),
     /// Revoke a certificate, key or user (local admin command; audited)
     Revoke(revoke::RevokeArgs),
+    /// The device registry: list, show, approve or revoke devices (local admin command; audited)
+    Device(device::DeviceArgs),
     /// Host enrolment: one-time tokens for `zt host enroll` (local admin command)
     Host(host::HostArgs),
     /// Check a policy file and explain its decision for an identity
@@ -64,6 +67,7 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::SignHost(args) => sign_host::run(args),
         BrokerCommand::Audit(args) => audit::run(args),
         BrokerCommand::Revoke(args) => revoke::run(args),
+        BrokerCommand::Device(args) => device::run(args),
         BrokerCommand::Host(args) => host::run(args),
         BrokerCommand::Policy(args) => policy::run(args),
     }

@@ -73,6 +73,7 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
         serial: Some(spec.serial),
         unless_revoked: None,
         changes: vec![],
+        device: None,
         audit: AuditRecord {
             time: now,
             kind: EventKind::HostCertificateIssued,

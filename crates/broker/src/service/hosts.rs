@@ -325,6 +325,7 @@ impl Broker {
                     audit,
                     unless_revoked: None,
                     changes: changes.clone(),
+                    device: None,
                 };
                 Ok((certificate, write))
             })

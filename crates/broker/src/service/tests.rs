@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use ssh_key::{Algorithm, PrivateKey};
 use zt_core::audit::{AuditRecord, EventKind};
+use zt_core::device::DeviceStatus;
 use zt_core::id_token::{IdTokenError, VerifiedIdToken};
 use zt_core::jose::SigningKey;
 use zt_core::policy::{Identity, Policy};
@@ -49,6 +50,12 @@ match.groups = ["sre"]
 principals = ["ops", "root"]
 extensions = ["permit-pty"]
 ttl = "30m"
+
+[[rules]]
+name = "secure"
+match.groups = ["secure"]
+principals = ["vault"]
+require.device = "approved"
 "#;
 
 /// ID tokens by their text: what the broker's IdP verifier would say about each.
@@ -87,7 +94,8 @@ fn verified(subject: &str, groups: &[&str], token_id: &str) -> VerifiedIdToken {
 struct Fixture {
     broker: Broker,
     store: Arc<MemoryStore>,
-    device: SigningKey,
+    /// Each user's own device key (a device belongs to the identity that registered it).
+    devices: HashMap<&'static str, SigningKey>,
     requests: std::cell::Cell<u32>,
 }
 
@@ -104,6 +112,8 @@ fn fixture() -> Fixture {
         ("alice-1", Ok(verified("alice", &["sre"], "id-alice-1"))),
         ("alice-2", Ok(verified("alice", &["sre"], "id-alice-2"))),
         ("bob-1", Ok(verified("bob", &["dev"], "id-bob-1"))),
+        ("carol-1", Ok(verified("carol", &["secure"], "id-carol-1"))),
+        ("carol-2", Ok(verified("carol", &["secure"], "id-carol-2"))),
         (
             "expired",
             Err((|| IdpError::Token(IdTokenError::Expired)) as fn() -> IdpError),
@@ -124,7 +134,10 @@ fn fixture() -> Fixture {
     Fixture {
         broker,
         store,
-        device: SigningKey::generate().unwrap(),
+        devices: ["alice", "bob", "carol", "nobody"]
+            .into_iter()
+            .map(|who| (who, SigningKey::generate().unwrap()))
+            .collect(),
         requests: std::cell::Cell::new(0),
     }
 }
@@ -160,8 +173,16 @@ impl Fixture {
         self.broker.exchange(&self.meta(dpop, None), form).await
     }
 
+    /// The device of the user an ID token of the table belongs to (`alice-1` → alice's).
+    fn device_of(&self, who: &str) -> &SigningKey {
+        let user = who.split('-').next().unwrap_or(who);
+        self.devices
+            .get(user)
+            .unwrap_or_else(|| &self.devices["nobody"])
+    }
+
     async fn exchange(&self, id_token: &str) -> Result<String, Refusal> {
-        let proof = self.token_proof(&self.device);
+        let proof = self.token_proof(self.device_of(id_token));
         self.exchange_with(&exchange_form(id_token), Some(proof))
             .await
             .map(|r| r.access_token)
@@ -182,8 +203,13 @@ impl Fixture {
         self.broker.issue_certificate(&meta, &body).await
     }
 
-    async fn certificate(&self, access_token: &str) -> Result<CertificateResponse, Refusal> {
-        self.certificate_as(&self.device, Some(access_token), &ssh_key())
+    /// A certificate request with `user`'s access token, from `user`'s device.
+    async fn certificate(
+        &self,
+        user: &str,
+        access_token: &str,
+    ) -> Result<CertificateResponse, Refusal> {
+        self.certificate_as(self.device_of(user), Some(access_token), &ssh_key())
             .await
     }
 
@@ -213,7 +239,7 @@ fn code(result: Result<impl std::fmt::Debug, Refusal>) -> ErrorCode {
 async fn a_certificate_carries_exactly_what_the_rule_grants_and_is_audited_first() {
     let f = fixture();
     let token = f.exchange("alice-1").await.unwrap();
-    let cert = f.certificate(&token).await.unwrap();
+    let cert = f.certificate("alice", &token).await.unwrap();
     assert_eq!(cert.principals, ["ops", "root"]);
     assert_eq!(cert.rule, "sre");
     assert_eq!(cert.valid_before, NOW + 30 * 60);
@@ -230,7 +256,7 @@ async fn a_certificate_carries_exactly_what_the_rule_grants_and_is_audited_first
     assert_eq!(issued.identity.as_ref().unwrap().subject, "alice");
     assert_eq!(
         issued.device.as_deref(),
-        Some(f.device.thumbprint().as_str())
+        Some(f.device_of("alice").thumbprint().as_str())
     );
 }
 
@@ -250,7 +276,7 @@ async fn exchange_checks_grant_type_then_dpop_then_the_id_token() {
         code(f.exchange_with(&exchange_form("forged"), None).await),
         ErrorCode::InvalidDpopProof
     );
-    let proof = f.token_proof(&f.device);
+    let proof = f.token_proof(f.device_of("nobody"));
     assert_eq!(
         code(f.exchange_with(&exchange_form("forged"), Some(proof)).await),
         ErrorCode::InvalidGrant
@@ -274,7 +300,7 @@ async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_th
     assert_eq!(code(no_token), ErrorCode::InvalidToken);
     // A forged token.
     let forged = f
-        .certificate_as(&f.device, Some("e30.e30.sig"), &ssh_key())
+        .certificate_as(f.device_of("alice"), Some("e30.e30.sig"), &ssh_key())
         .await;
     assert_eq!(code(forged), ErrorCode::InvalidToken);
     // A good token with another device's proof: DPoP, before policy (bob has no rule).
@@ -282,10 +308,12 @@ async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_th
     assert_eq!(code(stolen), ErrorCode::InvalidDpopProof);
     // A good token and proof, but the key to certify is the CA's own: the key, before policy.
     let ca_key = f.broker.keys.user_ca.clone();
-    let as_ca = f.certificate_as(&f.device, Some(&bob), &ca_key).await;
+    let as_ca = f
+        .certificate_as(f.device_of("bob"), Some(&bob), &ca_key)
+        .await;
     assert_eq!(code(as_ca), ErrorCode::InvalidKey);
     // Everything proven, and policy says no.
-    let denied = f.certificate(&bob).await.unwrap_err();
+    let denied = f.certificate("bob", &bob).await.unwrap_err();
     assert_eq!(denied.code, ErrorCode::AccessDenied);
     assert!(
         denied.description.contains("no policy rule matches"),
@@ -293,7 +321,7 @@ async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_th
     );
     // Policy says yes, and the store refuses: the identity was revoked after its exchange.
     f.revoke("alice").await;
-    let revoked = f.certificate(&alice).await.unwrap_err();
+    let revoked = f.certificate("alice", &alice).await.unwrap_err();
     assert_eq!(revoked.code, ErrorCode::AccessDenied);
     assert!(revoked.description.contains("revoked"), "{revoked}");
     assert!(
@@ -314,7 +342,7 @@ async fn refusals_are_audited_with_only_the_identity_that_was_verified() {
     f.certificate_as(&stranger, Some(&bob), &ssh_key())
         .await
         .unwrap_err();
-    f.certificate(&bob).await.unwrap_err();
+    f.certificate("bob", &bob).await.unwrap_err();
     f.exchange("forged").await.unwrap_err();
 
     let records = f.records();
@@ -341,14 +369,14 @@ async fn refusals_are_audited_with_only_the_identity_that_was_verified() {
     assert_eq!(who(refused[2]).as_deref(), Some("bob"));
     assert_eq!(
         refused[2].device.as_deref(),
-        Some(f.device.thumbprint().as_str())
+        Some(f.device_of("bob").thumbprint().as_str())
     );
     assert_eq!(refused[2].rule, None);
     // An ID token that does not verify names nobody, but the proof's device.
     assert_eq!(who(refused[3]), None);
     assert_eq!(
         refused[3].device.as_deref(),
-        Some(f.device.thumbprint().as_str())
+        Some(f.device_of("forged").thumbprint().as_str())
     );
     for (record, status, error) in [
         (refused[0], 401, "invalid_token"),
@@ -370,7 +398,7 @@ async fn an_id_token_and_a_proof_are_each_used_once_across_requests() {
     f.exchange("alice-1").await.unwrap();
     assert_eq!(code(f.exchange("alice-1").await), ErrorCode::IdTokenReused);
     // The same proof replayed on a second request.
-    let proof = f.token_proof(&f.device);
+    let proof = f.token_proof(f.device_of("alice"));
     let form = exchange_form("alice-2");
     f.exchange_with(&form, Some(proof.clone())).await.unwrap();
     assert_eq!(
@@ -390,7 +418,7 @@ async fn a_serial_collision_is_retried_with_a_new_serial_and_three_give_up() {
     let f = fixture();
     let token = f.exchange("alice-1").await.unwrap();
     f.store.collide_serials(2);
-    let cert = f.certificate(&token).await.unwrap();
+    let cert = f.certificate("alice", &token).await.unwrap();
     let issued: Vec<u64> = f
         .records()
         .iter()
@@ -405,7 +433,7 @@ async fn a_serial_collision_is_retried_with_a_new_serial_and_three_give_up() {
     assert_eq!(parsed.serial(), cert.serial);
 
     f.store.collide_serials(3);
-    let refusal = f.certificate(&token).await.unwrap_err();
+    let refusal = f.certificate("alice", &token).await.unwrap_err();
     assert_eq!(refusal.code, ErrorCode::ServerError);
     assert_eq!(
         f.records()
@@ -422,7 +450,7 @@ async fn nothing_is_issued_when_the_log_cannot_be_written() {
     let token = f.exchange("alice-1").await.unwrap();
     f.store.set_unwritable(true);
     assert_eq!(
-        code(f.certificate(&token).await),
+        code(f.certificate("alice", &token).await),
         ErrorCode::TemporarilyUnavailable
     );
     assert_eq!(
@@ -430,5 +458,76 @@ async fn nothing_is_issued_when_the_log_cannot_be_written() {
         ErrorCode::TemporarilyUnavailable
     );
     f.store.set_unwritable(false);
-    f.certificate(&token).await.unwrap();
+    f.certificate("alice", &token).await.unwrap();
+}
+
+impl Fixture {
+    /// An admin's approval or revocation, as `zt-broker device` writes it.
+    async fn set_device(&self, user: &str, status: DeviceStatus) {
+        let mut record = self.records().last().cloned().expect("a record to copy");
+        record.kind = EventKind::DeviceRevoked;
+        let mut write = Write::record(record);
+        write.changes.push(Change::SetDeviceStatus {
+            id: self.device_of(user).thumbprint(),
+            status,
+        });
+        self.store.commit(write).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_device_registers_at_first_use_and_a_revoked_one_gets_nothing() {
+    let f = fixture();
+    let token = f.exchange("alice-1").await.unwrap();
+    let devices = f.store.devices().await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].id, f.device_of("alice").thumbprint());
+    assert_eq!(
+        (devices[0].subject.as_str(), devices[0].status),
+        ("alice", DeviceStatus::Registered)
+    );
+    f.certificate("alice", &token).await.unwrap();
+
+    f.set_device("alice", DeviceStatus::Revoked).await;
+    assert_eq!(
+        code(f.certificate("alice", &token).await),
+        ErrorCode::DeviceRevoked
+    );
+    assert_eq!(code(f.exchange("alice-2").await), ErrorCode::DeviceRevoked);
+    let refused = f
+        .records()
+        .into_iter()
+        .filter(|r| r.outcome.as_ref().and_then(|o| o.error.as_deref()) == Some("device_revoked"));
+    assert_eq!(refused.count(), 2, "both refusals are on the record");
+}
+
+#[tokio::test]
+async fn a_rule_that_requires_an_approved_device_waits_for_an_admin() {
+    let f = fixture();
+    let token = f.exchange("carol-1").await.unwrap();
+    let refusal = f.certificate("carol", &token).await.unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::DeviceNotApproved);
+    assert!(
+        refusal
+            .description
+            .contains(&f.device_of("carol").thumbprint()),
+        "the refusal names the device to approve: {refusal}"
+    );
+    f.set_device("carol", DeviceStatus::Approved).await;
+    let cert = f.certificate("carol", &token).await.unwrap();
+    assert_eq!(cert.rule, "secure");
+}
+
+#[tokio::test]
+async fn a_device_belongs_to_the_identity_that_registered_it() {
+    let f = fixture();
+    f.exchange("alice-1").await.unwrap();
+    // bob, with alice's device key.
+    let proof = f.token_proof(f.device_of("alice"));
+    let refusal = f
+        .exchange_with(&exchange_form("bob-1"), Some(proof))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::AccessDenied);
+    assert!(refusal.description.contains("another user"), "{refusal}");
 }

@@ -7,9 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use super::{
-    Change, EnrolmentToken, OnceKind, Store, StoreError, StoreFuture, StoredRecord, Write,
+    Change, DeviceUse, EnrolmentToken, OnceKind, Store, StoreError, StoreFuture, StoredRecord,
+    Write,
 };
 use zt_core::audit::{self, AuditRecord};
+use zt_core::device::{Attestation, Device, DeviceRequirement, DeviceStatus};
 use zt_core::revocation::{Revocation, RevocationList};
 
 #[derive(Default)]
@@ -23,6 +25,7 @@ struct State {
     serials: HashMap<u64, AuditRecord>,
     revocations: Vec<(Revocation, u64)>,
     tokens: HashMap<String, EnrolmentToken>,
+    devices: HashMap<String, Device>,
     audit: Vec<StoredRecord>,
     /// Refuse this many serial claims with `SerialTaken`, whatever the serial.
     collide_serials: usize,
@@ -79,6 +82,11 @@ impl State {
             }
         }
         for change in &write.changes {
+            if let Change::SetDeviceStatus { id, .. } = change {
+                if !self.devices.contains_key(id) {
+                    return Err(StoreError::UnknownDevice);
+                }
+            }
             if let Change::UseEnrolmentToken { hash, now } = change {
                 let usable = self
                     .tokens
@@ -94,6 +102,9 @@ impl State {
                 return Err(StoreError::Replayed(once.kind));
             }
         }
+        if let Some(device) = &write.device {
+            self.check_device(device)?;
+        }
         if let Some(serial) = write.serial {
             if self.collide_serials > 0 {
                 self.collide_serials -= 1;
@@ -106,9 +117,53 @@ impl State {
         Ok(())
     }
 
+    fn check_device(&self, device: &DeviceUse) -> Result<(), StoreError> {
+        let Some(known) = self.devices.get(&device.id) else {
+            return match device.require {
+                DeviceRequirement::Approved => Err(StoreError::DeviceNotApproved),
+                DeviceRequirement::Registered => Ok(()),
+            };
+        };
+        if known.issuer != device.issuer || known.subject != device.subject {
+            return Err(StoreError::DeviceOfAnotherUser);
+        }
+        match (known.status, device.require) {
+            (DeviceStatus::Revoked, _) => Err(StoreError::DeviceRevoked),
+            (DeviceStatus::Registered, DeviceRequirement::Approved) => {
+                Err(StoreError::DeviceNotApproved)
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn apply(&mut self, write: Write) {
+        if let Some(device) = write.device {
+            let entry = self.devices.entry(device.id.clone()).or_insert(Device {
+                id: device.id.clone(),
+                issuer: device.issuer.clone(),
+                subject: device.subject.clone(),
+                hostname: String::new(),
+                os: String::new(),
+                first_seen: device.now,
+                last_seen: device.now,
+                status: DeviceStatus::Registered,
+                attestation: Attestation::None,
+            });
+            entry.last_seen = device.now;
+            if let Some(hostname) = device.hostname {
+                entry.hostname = hostname;
+            }
+            if let Some(os) = device.os {
+                entry.os = os;
+            }
+        }
         for change in write.changes {
             match change {
+                Change::SetDeviceStatus { id, status } => {
+                    if let Some(d) = self.devices.get_mut(&id) {
+                        d.status = status;
+                    }
+                }
                 Change::Revoke(r) => {
                     if !self.revocations.iter().any(|(known, _)| *known == r) {
                         self.revocations.push((r, write.audit.time));
@@ -206,6 +261,12 @@ impl Store for MemoryStore {
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
         let token = self.lock().tokens.get(&hash).cloned();
         Box::pin(async move { Ok(token) })
+    }
+
+    fn devices(&self) -> StoreFuture<'_, Vec<Device>> {
+        let mut devices: Vec<Device> = self.lock().devices.values().cloned().collect();
+        devices.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
+        Box::pin(async move { Ok(devices) })
     }
 
     fn issued(&self, what: Revocation) -> StoreFuture<'_, bool> {

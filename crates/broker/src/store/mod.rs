@@ -11,12 +11,14 @@ pub mod audit_log;
 #[cfg(test)]
 pub mod memory;
 pub mod sqlite;
+mod sqlite_devices;
 mod sqlite_hosts;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use zt_core::audit::AuditRecord;
+use zt_core::device::{Device, DeviceRequirement, DeviceStatus};
 use zt_core::revocation::{Revocation, RevocationList};
 
 /// A stored audit record with its chain position.
@@ -40,6 +42,18 @@ pub enum StoreError {
     /// The enrolment token is unknown, already used or expired.
     #[error("the enrolment token is unknown, used or expired")]
     TokenUnusable,
+    /// An admin revoked the write's device.
+    #[error("this device has been revoked")]
+    DeviceRevoked,
+    /// The rule requires an approved device and this one is not.
+    #[error("this device is not approved")]
+    DeviceNotApproved,
+    /// The device is registered to another identity.
+    #[error("this device belongs to another user")]
+    DeviceOfAnotherUser,
+    /// An admin change names a device the broker has never seen.
+    #[error("no such device")]
+    UnknownDevice,
 }
 
 /// What a single-use value is; each kind has its own ledger.
@@ -85,6 +99,23 @@ pub struct Write {
     /// transaction, so a revocation committed first always wins.
     pub unless_revoked: Option<(String, String)>,
     pub changes: Vec<Change>,
+    /// The device the request was made with, registered or checked in the same transaction.
+    pub device: Option<DeviceUse>,
+}
+
+/// A request's device: registered on first use as the write's identity's own; refused when
+/// revoked, registered to someone else, or not approved where the rule requires that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUse {
+    /// The device key's thumbprint.
+    pub id: String,
+    pub issuer: String,
+    pub subject: String,
+    /// From a posture report, when the request carried one.
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub require: DeviceRequirement,
+    pub now: u64,
 }
 
 impl Write {
@@ -96,6 +127,7 @@ impl Write {
             audit,
             unless_revoked: None,
             changes: vec![],
+            device: None,
         }
     }
 }
@@ -111,6 +143,12 @@ pub enum Change {
     UseEnrolmentToken {
         hash: String,
         now: u64,
+    },
+    /// An admin approves or revokes a device; refused with [`StoreError::UnknownDevice`] unless
+    /// it was registered.
+    SetDeviceStatus {
+        id: String,
+        status: DeviceStatus,
     },
 }
 
@@ -139,6 +177,8 @@ pub trait Store: Send + Sync {
     fn revocation_version(&self) -> StoreFuture<'_, u64>;
     /// The enrolment token with this hash, if one was ever created.
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
+    /// Every device, most recently seen first.
+    fn devices(&self) -> StoreFuture<'_, Vec<Device>>;
     /// Whether this broker ever issued a certificate that `what` names (a serial, a key ID, a
     /// user, or a certified key), so that a typo is not taken for a revocation.
     fn issued(&self, what: Revocation) -> StoreFuture<'_, bool>;

@@ -23,9 +23,11 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, params};
 use tokio::sync::oneshot;
 
+use super::sqlite_devices;
 use super::sqlite_hosts::{self, Applied};
 use super::{EnrolmentToken, Store, StoreError, StoreFuture, StoredRecord, Write};
 use zt_core::audit::{self, checkpoint::Checkpoint};
+use zt_core::device::Device;
 use zt_core::jose::SigningKey;
 use zt_core::revocation::{Revocation, RevocationList};
 
@@ -121,6 +123,8 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        conn.execute_batch(sqlite_devices::SCHEMA)
+            .map_err(unavailable)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -214,6 +218,10 @@ impl Store for SqliteStore {
 
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
         self.query(move |conn| sqlite_hosts::enrolment_token(conn, &hash))
+    }
+
+    fn devices(&self) -> StoreFuture<'_, Vec<Device>> {
+        self.query(sqlite_devices::devices)
     }
 
     fn issued(&self, what: Revocation) -> StoreFuture<'_, bool> {
@@ -523,6 +531,10 @@ impl Writer {
                 return Err(Applied::Refused(StoreError::Replayed(once.kind)));
             }
         }
+        // After the single-use values: a replayed proof is refused as a replay, whoever's.
+        if let Some(device) = &write.device {
+            sqlite_devices::use_device(&self.conn, device)?;
+        }
         let canonical = write.audit.canonical();
         let hash = audit::chain_hash(&self.head, &canonical);
         self.conn
@@ -569,6 +581,7 @@ mod tests {
             serial,
             unless_revoked: None,
             changes: vec![],
+            device: None,
             audit: AuditRecord {
                 time: 1,
                 kind: EventKind::CertificateIssued,

@@ -33,6 +33,9 @@ pub(super) fn apply(conn: &Connection, change: &Change, time: u64) -> Result<(),
             .and_then(|mut s| s.execute(params![token.hash, principals, token.expires_at as i64]))
             .map_err(Applied::Sql)?;
         }
+        Change::SetDeviceStatus { id, status } => {
+            super::sqlite_devices::set_status(conn, id, *status)?;
+        }
         Change::UseEnrolmentToken { hash, now } => {
             let updated = conn
                 .prepare_cached(

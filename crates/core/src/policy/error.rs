@@ -54,6 +54,13 @@ pub enum PolicyError {
         value: String,
         reason: &'static str,
     },
+    #[error("rule \"{rule}\": require.{field} = \"{value}\" is invalid: {reason}")]
+    BadRequirement {
+        rule: String,
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error(
         "rule \"{rule}\": match.subjects needs match.issuers too, because a subject is only unique within its issuer"
     )]

@@ -22,6 +22,8 @@ pub struct Grant {
     pub extensions: BTreeSet<String>,
     pub force_command: Option<String>,
     pub source_address: Option<String>,
+    /// What the device must be and prove.
+    pub require: super::require::Require,
 }
 
 /// What one certificate will carry, after the request narrowed the grant.
@@ -109,8 +111,14 @@ impl Grant {
                     .collect()
             }
         };
+        // A certificate issued on a posture report lives no longer than `posture_ttl`, so
+        // each renewal checks the device again.
+        let cap = match self.require.posture {
+            Some(_) => self.require.posture_ttl,
+            None => Duration::MAX,
+        };
         let ttl = match requested_ttl {
-            None => self.default_ttl,
+            None => self.default_ttl.min(cap),
             Some(ttl) if ttl > self.max_ttl => {
                 return Err(NarrowError::TtlAboveMax {
                     rule: self.rule.clone(),
@@ -124,7 +132,7 @@ impl Grant {
                     min: MIN_TTL,
                 });
             }
-            Some(ttl) => ttl,
+            Some(ttl) => ttl.min(cap),
         };
         Ok(Issue {
             rule: self.rule.clone(),
@@ -150,7 +158,23 @@ mod tests {
             extensions: ["permit-pty".to_string()].into(),
             force_command: Some("/bin/deploy".into()),
             source_address: Some("10.0.0.0/8".into()),
+            require: super::super::Require::default(),
         }
+    }
+
+    #[test]
+    fn posture_caps_the_lifetime() {
+        let mut g = grant();
+        g.require.posture = Some(crate::posture::Requirements {
+            checks: vec![crate::posture::Check::Firewall],
+            ..Default::default()
+        });
+        g.require.posture_ttl = Duration::from_secs(900);
+        assert_eq!(g.narrow(None, None).unwrap().ttl, Duration::from_secs(900));
+        let asked = g.narrow(None, Some(Duration::from_secs(3600))).unwrap();
+        assert_eq!(asked.ttl, Duration::from_secs(900));
+        let shorter = g.narrow(None, Some(Duration::from_secs(120))).unwrap();
+        assert_eq!(shorter.ttl, Duration::from_secs(120));
     }
 
     fn names(values: &[&str]) -> Vec<String> {

@@ -52,6 +52,7 @@ struct RawRule {
     extensions: Option<Vec<String>>,
     force_command: Option<String>,
     source_address: Option<String>,
+    require: Option<super::require::RawRequire>,
 }
 
 #[derive(Deserialize)]
@@ -210,7 +211,9 @@ fn load_rule(raw: RawRule, defaults: &Defaults) -> Result<Rule, PolicyError> {
             return Err(PolicyError::BadSourceAddress { rule: name, reason });
         }
     }
+    let require = super::require::load(&name, raw.require)?;
     Ok(Rule {
+        require,
         name,
         conditions,
         principals,

@@ -98,6 +98,7 @@ pub struct Rule {
     pub(super) extensions: BTreeSet<String>,
     pub(super) force_command: Option<String>,
     pub(super) source_address: Option<String>,
+    pub(super) require: super::require::Require,
 }
 
 impl Rule {
@@ -143,6 +144,7 @@ impl Rule {
             extensions: self.extensions.clone(),
             force_command: self.force_command.clone(),
             source_address: self.source_address.clone(),
+            require: self.require.clone(),
         }
     }
 

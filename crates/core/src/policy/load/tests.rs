@@ -359,3 +359,62 @@ fn email_domains_are_stored_lower_case() {
         ["example.com"]
     );
 }
+
+#[test]
+fn requirements_load_with_their_defaults() {
+    let policy = load(&rule_with(
+        r#"require.device = "approved"
+require.posture_ttl = "10m"
+require.posture.disk_encryption = true
+require.posture.firewall = true
+require.posture.min_os = { debian = "12", ubuntu = "22.04" }
+require.posture.min_kernel = "6.1"
+require.posture.processes = ["falcon-sensor"]
+require.posture.grace = { firewall = "3d" }"#,
+    ))
+    .unwrap();
+    let grant = policy.rules()[0].grant();
+    let require = grant.require;
+    assert_eq!(require.device, crate::device::DeviceRequirement::Approved);
+    assert_eq!(require.posture_ttl, Duration::from_secs(600));
+    let posture = require.posture.unwrap();
+    assert_eq!(
+        posture.checks,
+        [
+            crate::posture::Check::DiskEncryption,
+            crate::posture::Check::Firewall
+        ]
+    );
+    assert_eq!(posture.min_os["ubuntu"], "22.04");
+    assert_eq!(
+        posture.grace_secs[&crate::posture::Check::Firewall],
+        3 * 86400
+    );
+    assert_eq!(posture.unknown, crate::posture::Unknown::Deny);
+
+    let plain = load(&rule_with("")).unwrap().rules()[0].grant().require;
+    assert_eq!(plain, super::super::Require::default());
+    assert!(plain.posture.is_none());
+}
+
+#[test]
+fn bad_requirements_are_refused_naming_the_field() {
+    for (extra, field) in [
+        ("require.device = \"trusted\"", "device"),
+        ("require.posture.unknown = \"maybe\"", "unknown"),
+        ("require.posture.min_os = { debian = \"twelve\" }", "min_os"),
+        ("require.posture.min_kernel = \"latest\"", "min_kernel"),
+        ("require.posture.processes = [\"/usr/bin/x\"]", "processes"),
+        ("require.posture.grace = { firewall = \"1d\" }", "grace"),
+        ("require.posture_ttl = \"soon\"", "posture_ttl"),
+    ] {
+        match err(&rule_with(extra)) {
+            PolicyError::BadRequirement { field: f, .. } => assert_eq!(f, field, "{extra}"),
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+    match err(&rule_with("require.posture.disk_encryption = \"yes\"")) {
+        PolicyError::Schema { .. } => {}
+        other => panic!("{other:?}"),
+    }
+}
