@@ -249,6 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'The identity''s subject (`sub`)')
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'A verified email address (the broker ignores unverified ones)')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group the identity is in (repeat for several)')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'A device''s posture report (`zt posture --json` output): say whether it meets the granting rule''s posture requirements')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

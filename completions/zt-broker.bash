@@ -1021,7 +1021,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__policy__subcmd__check)
-            opts="-h --issuer --subject --email --group --json --help"
+            opts="-h --issuer --subject --email --group --report --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1040,10 @@ _zt__broker() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

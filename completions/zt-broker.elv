@@ -211,6 +211,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --subject 'The identity''s subject (`sub`)'
             cand --email 'A verified email address (the broker ignores unverified ones)'
             cand --group 'A group the identity is in (repeat for several)'
+            cand --report 'A device''s posture report (`zt posture --json` output): say whether it meets the granting rule''s posture requirements'
             cand --json 'Print one JSON object on stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -121,6 +121,7 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_s
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l subject -d 'The identity\'s subject (`sub`)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l email -d 'A verified email address (the broker ignores unverified ones)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l group -d 'A group the identity is in (repeat for several)' -r
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l report -d 'A device\'s posture report (`zt posture --json` output): say whether it meets the granting rule\'s posture requirements' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -l json -d 'Print one JSON object on stdout'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check a policy file; with an identity, explain the decision for it'

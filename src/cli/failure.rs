@@ -2,6 +2,7 @@
 //! contract in the README and `zt --help`). Decisions are made on the broker's error code
 //! and the identity provider's OAuth code, never on message text.
 
+use zt_core::posture::Failing;
 use zt_core::proto::ErrorCode;
 use zt_os::exit::{Exit, Failure};
 
@@ -45,6 +46,8 @@ impl From<Error> for Failure {
                 );
                 Failure::new(Exit::Denied, e.to_string()).hint(hint)
             }
+            Error::PostureLost { ref failing, .. } => posture_failure(e.to_string(), failing)
+                .hint("the certificate was removed; fix what is listed, then run the command again (`zt posture` shows the report)"),
             Error::File(file) => file.into(),
             Error::Keyring { .. } => Failure::config(e.to_string()).hint(
                 "unlock or repair the OS keyring, or keep zt's secrets in 0600 files: ZT_CREDENTIAL_STORE=file",
@@ -63,12 +66,14 @@ fn broker_refusal(refusal: &BrokerRefusal) -> Failure {
     match refusal.code {
         Some(ErrorCode::AccessDenied) => denied(&what),
         Some(ErrorCode::DeviceRevoked | ErrorCode::DeviceNotApproved) => denied(&what),
-        Some(ErrorCode::PostureNotMet) => Failure::new(
-            Exit::Posture,
-            format!("this device does not meet the policy's posture requirements: {what}"),
+        Some(ErrorCode::PostureNotMet) => posture_failure(
+            format!("the broker refused this device's posture: {what}"),
+            &refusal.failing,
         )
         .hint("fix what is listed, then try again; `zt posture` shows the device's report"),
-        Some(ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof) => credentials_refused(&what),
+        Some(ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce) => {
+            credentials_refused(&what)
+        }
         Some(ErrorCode::InvalidGrant | ErrorCode::IdTokenReused) => {
             Failure::login_required(format!("the broker refused the identity token: {what}"))
         }
@@ -90,6 +95,19 @@ fn broker_refusal(refusal: &BrokerRefusal) -> Failure {
             status => answered(status, &what),
         },
     }
+}
+
+/// Exit 5, with each failing requirement on its own lines (evidence and fix) and in
+/// `--json` as `details.failing`.
+fn posture_failure(message: String, failing: &[Failing]) -> Failure {
+    let mut message = message;
+    for f in failing {
+        message.push_str(&format!("\n  {}: {}", f.requirement, f.evidence));
+        if let Some(fix) = &f.fix {
+            message.push_str(&format!("\n    fix: {fix}"));
+        }
+    }
+    Failure::new(Exit::Posture, message).details(serde_json::json!({ "failing": failing }))
 }
 
 fn denied(what: &str) -> Failure {
@@ -185,6 +203,7 @@ mod tests {
             code,
             error: code.map_or_else(|| format!("HTTP {status}"), |c| c.as_str().to_owned()),
             description: Some("d".into()),
+            failing: vec![],
         })
     }
 

@@ -340,6 +340,7 @@ mod tests {
             valid_before: before,
             rule: String::new(),
             in_agent: false,
+            posture: None,
         };
         assert_eq!(renew_margin(Some(&cert(0, 3600))), RENEW_MARGIN_SECS);
         // A 90 s certificate, backdated by a minute: renew with 30 s left.

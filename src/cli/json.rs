@@ -24,6 +24,14 @@ pub fn certificate(cert: &CertificateInfo, now: u64) -> Value {
         "in_agent": cert.in_agent,
         "expired": cert.valid_before <= now,
     });
+    if let Some(posture) = &cert.posture {
+        out["posture"] = json!({
+            "digest": posture.digest,
+            "passed": posture.passed,
+            "warnings": posture.warnings,
+            "requirements": posture.requirements.to_string(),
+        });
+    }
     insert_time(&mut out, "valid_after", cert.valid_after);
     insert_time(&mut out, "valid_before", cert.valid_before);
     out

@@ -97,6 +97,7 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
             session::remaining(cert.valid_before as i64 - zt_os::clock::unix_now() as i64),
             cert.rule
         );
+        super::posture::warn_grace(&cert);
         Ok(())
     })
 }

@@ -57,6 +57,14 @@ pub const MANUAL: Manual = Manual {
         ),
         ("TMPDIR", "see XDG_RUNTIME_DIR"),
         (
+            "XDG_CURRENT_DESKTOP",
+            "the desktop (GNOME, KDE) whose screen lock the posture check reads",
+        ),
+        (
+            "ZT_POSTURE_ROOT",
+            "debug builds only (the test suite): read posture files under this directory instead of /; release builds ignore it",
+        ),
+        (
             "USER",
             "names the TMPDIR directory when XDG_RUNTIME_DIR is not set",
         ),

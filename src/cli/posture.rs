@@ -1,32 +1,90 @@
-//! `zt posture`: the local device report.
+//! `zt posture`: the device's report, check by check, with what to fix.
 
 use clap::Args;
 
 use super::Ctx;
+use crate::client::session::{CertificateInfo, Session};
+use crate::posture::{self, RealMachine, Scope, Status};
 use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct PostureArgs {}
 
 pub fn run(_args: PostureArgs, ctx: &Ctx) -> Result<(), Failure> {
-    let report = crate::posture::collect();
+    let report = posture::collect(&RealMachine::this(), &Scope::all());
+    // With a logged-in profile: the requirements of the rule its certificate came from.
+    let rule = Session::load(&ctx.paths)
+        .ok()
+        .flatten()
+        .and_then(|s| s.certificate)
+        .and_then(|c| c.posture.map(|p| (c.rule, p.requirements)));
+    let evaluation = rule
+        .as_ref()
+        .map(|(_, req)| zt_core::posture::evaluate(&report, req));
     if ctx.json {
-        super::json::emit(
-            &serde_json::to_value(&report).map_err(|e| Failure::unexpected(e.to_string()))?,
-        );
+        let mut value =
+            serde_json::to_value(&report).map_err(|e| Failure::unexpected(e.to_string()))?;
+        value["digest"] = zt_core::posture::digest(&report).into();
+        if let (Some((rule, req)), Some(e)) = (&rule, &evaluation) {
+            value["rule"] = serde_json::json!({
+                "name": rule, "requirements": req.to_string(), "met": e.ok(),
+                "passed": e.passed, "failing": e.failing,
+            });
+        }
+        super::json::emit(&value);
+        return Ok(());
+    }
+    let os = if report.os_name.is_empty() {
+        format!("{} {}", report.os_id, report.os_version)
     } else {
+        report.os_name.clone()
+    };
+    eprintln!("os:          {os}");
+    eprintln!("kernel:      {}", or_unknown(&report.kernel));
+    eprintln!("host name:   {}", or_unknown(&report.hostname));
+    eprintln!("zt version:  {}", report.zt_version);
+    eprintln!("processes:   {} running", report.processes.len());
+    for result in &report.checks {
+        let mark = match result.status {
+            Status::Pass => "pass",
+            Status::Fail => "FAIL",
+            Status::Unknown => "unknown",
+        };
         eprintln!(
-            "os:            {} {}",
-            report.os,
-            report.os_version.as_deref().unwrap_or("(unknown version)")
+            "{:<16} {mark:<8} {}",
+            result.check.as_str(),
+            result.evidence
         );
-        eprintln!("architecture:  {}", report.arch);
-        eprintln!(
-            "kernel:        {}",
-            report.kernel.as_deref().unwrap_or("(unknown)")
-        );
-        eprintln!("zt version:    {}", report.zt_version);
-        eprintln!("(the broker does not enforce posture requirements yet)");
+        if let (Some(fix), false) = (&result.fix, result.status == Status::Pass) {
+            eprintln!("{:<16} {:<8} fix: {fix}", "", "");
+        }
+    }
+    if let (Some((rule, req)), Some(e)) = (&rule, &evaluation) {
+        eprintln!("rule {rule:?} requires: {req}");
+        if e.ok() {
+            eprintln!("  this device meets it");
+        }
+        for f in &e.failing {
+            eprintln!("  FAILS {}: {}", f.requirement, f.evidence);
+        }
     }
     Ok(())
+}
+
+/// After a certificate issued with checks in their grace period: say so, with the fixes.
+pub fn warn_grace(cert: &CertificateInfo) {
+    let Some(posture) = &cert.posture else { return };
+    for w in &posture.warnings {
+        eprintln!(
+            "zt: warning: {} fails ({}); access continues only during its grace period, with short certificates",
+            w.requirement, w.evidence
+        );
+        if let Some(fix) = &w.fix {
+            eprintln!("zt: hint: {fix}");
+        }
+    }
+}
+
+fn or_unknown(text: &str) -> &str {
+    if text.is_empty() { "(unknown)" } else { text }
 }

@@ -64,6 +64,12 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
                         "expired".into()
                     }
                 );
+                if let Some(p) = &c.posture {
+                    eprintln!("posture:      {} (report {})", p.requirements, p.digest);
+                    for w in &p.warnings {
+                        eprintln!("              in grace: {}: {}", w.requirement, w.evidence);
+                    }
+                }
                 eprintln!(
                     "key:          {}",
                     if c.in_agent {

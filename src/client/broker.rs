@@ -3,15 +3,20 @@
 
 use super::error::{BrokerRefusal, Error, Peer};
 use super::http::sanitize;
-use zt_core::dpop;
+use std::sync::Mutex;
+
+use zt_core::dpop::{self, Binding};
 use zt_core::jose::SigningKey;
-use zt_core::proto::{self, BrokerConfiguration, CertificateResponse};
+use zt_core::posture::{self, PostureReport};
+use zt_core::proto::{self, BrokerConfiguration, CertificateResponse, ErrorCode};
 use zt_core::requests::{certificate_request, exchange_form};
 use zt_os::clock::unix_now;
 
 pub struct BrokerClient {
     http: reqwest::Client,
     base: String,
+    /// The broker's latest `DPoP-Nonce` (RFC 9449 §8), for the next posture-bound proof.
+    nonce: Mutex<Option<String>>,
 }
 
 impl BrokerClient {
@@ -20,6 +25,7 @@ impl BrokerClient {
         Ok(BrokerClient {
             http,
             base: broker_url.trim_end_matches('/').to_owned(),
+            nonce: Mutex::new(None),
         })
     }
 
@@ -72,33 +78,77 @@ impl BrokerClient {
             .send()
             .await
             .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+        self.keep_nonce(&response);
         let token: proto::TokenExchangeResponse = read(response).await?;
         Ok(token.access_token)
     }
 
-    /// Ask for a certificate for `ssh_key`, proving possession of it.
+    /// Remember the nonce a response carries, for the next proof.
+    fn keep_nonce(&self, response: &reqwest::Response) -> Option<String> {
+        let nonce = response
+            .headers()
+            .get(proto::DPOP_NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|n| n.len() <= 256 && n.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)?;
+        *self.nonce.lock().expect("nonce lock") = Some(nonce.clone());
+        Some(nonce)
+    }
+
+    /// Ask for a certificate for `ssh_key`, proving possession of it, with the device's
+    /// posture report signed into the DPoP proof. A broker that wants a fresh nonce
+    /// (`use_dpop_nonce`) gets one more try with the nonce it sent.
     pub async fn certificate(
         &self,
         config: &BrokerConfiguration,
         device: &SigningKey,
         access_token: &str,
         ssh_key: &ssh_key::PrivateKey,
+        report: Option<&PostureReport>,
     ) -> Result<CertificateResponse, Error> {
         let url = &config.certificate_endpoint;
-        let (proof, jti) = dpop::create_proof(device, "POST", url, unix_now(), Some(access_token))
+        let digest = report.map(posture::digest);
+        let mut nonce = self.nonce.lock().expect("nonce lock").take();
+        let mut retried = false;
+        loop {
+            let binding = Binding {
+                nonce: nonce.as_deref(),
+                posture_digest: digest.as_deref(),
+            };
+            let (proof, jti) = dpop::create_bound_proof(
+                device,
+                "POST",
+                url,
+                unix_now(),
+                Some(access_token),
+                binding,
+            )
             .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
-        let body = certificate_request(ssh_key, &jti)
-            .map_err(|e| Error::internal(format!("cannot prove possession of the SSH key: {e}")))?;
-        let response = self
-            .http
-            .post(url)
-            .header("Authorization", format!("DPoP {access_token}"))
-            .header("DPoP", proof)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
-        read(response).await
+            let body = certificate_request(ssh_key, &jti, report.cloned()).map_err(|e| {
+                Error::internal(format!("cannot prove possession of the SSH key: {e}"))
+            })?;
+            let response = self
+                .http
+                .post(url)
+                .header("Authorization", format!("DPoP {access_token}"))
+                .header("DPoP", proof)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+            let fresh = self.keep_nonce(&response);
+            match read(response).await {
+                Err(Error::Broker(refusal))
+                    if refusal.code == Some(ErrorCode::UseDpopNonce)
+                        && fresh.is_some()
+                        && !retried =>
+                {
+                    retried = true;
+                    nonce = self.nonce.lock().expect("nonce lock").take();
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! message text. Only the command layer (`crate::cli::failure`) turns an [`Error`] into an
 //! exit status, a message and a hint.
 
+use zt_core::posture::Failing;
 use zt_core::proto::{ErrorBody, ErrorCode};
 use zt_os::files::FileError;
 
@@ -54,6 +55,11 @@ pub enum Error {
         rule: String,
         missing: Vec<&'static str>,
     },
+    /// The device no longer meets the posture requirements its certificate was issued
+    /// under (checked locally before a connection); the certificate was removed.
+    #[error("this device no longer meets the posture requirements of rule {rule:?}: {}",
+        failing.iter().map(|f| f.requirement.as_str()).collect::<Vec<_>>().join(", "))]
+    PostureLost { rule: String, failing: Vec<Failing> },
     /// zt's own files.
     #[error(transparent)]
     File(#[from] FileError),
@@ -134,6 +140,8 @@ pub struct BrokerRefusal {
     pub error: String,
     /// The broker's `error_description` (escaped), if any.
     pub description: Option<String>,
+    /// With `posture_not_met`: the requirements the device failed (escaped).
+    pub failing: Vec<Failing>,
 }
 
 impl BrokerRefusal {
@@ -145,12 +153,23 @@ impl BrokerRefusal {
                 code: body.code(),
                 error: sanitize(&body.error),
                 description: Some(sanitize(&body.error_description)),
+                failing: body
+                    .failing
+                    .iter()
+                    .map(|f| Failing {
+                        requirement: sanitize(&f.requirement),
+                        evidence: sanitize(&f.evidence),
+                        fix: f.fix.as_deref().map(sanitize),
+                        check: f.check,
+                    })
+                    .collect(),
             },
             Err(_) => BrokerRefusal {
                 status,
                 code: None,
                 error: format!("HTTP {status}"),
                 description: None,
+                failing: Vec::new(),
             },
         }
     }

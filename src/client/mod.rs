@@ -10,6 +10,7 @@ pub mod identity_links;
 pub mod oidc;
 pub mod paths;
 pub mod permissions;
+pub mod posture_gate;
 pub mod profile;
 pub mod renewal;
 pub mod session;

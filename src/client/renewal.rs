@@ -9,7 +9,9 @@ use std::fs::OpenOptions;
 use super::credentials::Secrets;
 use super::error::Error;
 use super::paths::Paths;
+use super::posture_gate;
 use super::session::{self, Session};
+use crate::posture::RealMachine;
 use zt_os::clock::unix_now;
 
 /// The session, with a certificate usable for `margin` more seconds.
@@ -20,11 +22,12 @@ pub fn ensure_certificate(
     secrets: impl FnOnce() -> Result<Secrets, Error>,
 ) -> Result<Session, Error> {
     let not_logged_in = || Error::NotLoggedIn(format!("profile {profile:?} is not logged in"));
-    let session = Session::load(paths)?.ok_or_else(not_logged_in)?;
+    let mut session = Session::load(paths)?.ok_or_else(not_logged_in)?;
     if session
         .usable_certificate(paths, unix_now(), margin)
         .is_some()
     {
+        posture_gate::recheck(paths, &mut session, &RealMachine::this())?;
         return Ok(session);
     }
     let _lock = lock(paths)?;
@@ -34,6 +37,7 @@ pub fn ensure_certificate(
         .usable_certificate(paths, unix_now(), margin)
         .is_some()
     {
+        posture_gate::recheck(paths, &mut session, &RealMachine::this())?;
         return Ok(session);
     }
     let secrets = secrets()?;

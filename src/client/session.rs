@@ -13,8 +13,9 @@ use super::credentials::{DEVICE_KEY, REFRESH_TOKEN, Secrets};
 use super::error::Error;
 use super::oidc::{Idp, Tokens};
 use super::paths::Paths;
+use crate::posture::{self, RealMachine, Scope};
 use zt_core::jose::{self, SigningKey};
-use zt_core::proto::{BrokerConfiguration, ErrorCode};
+use zt_core::proto::{BrokerConfiguration, ErrorCode, PostureOutcome};
 use zt_os::clock::unix_now;
 use zt_os::files;
 
@@ -53,6 +54,10 @@ pub struct CertificateInfo {
     pub rule: String,
     /// The private key lives in ssh-agent (else in the runtime dir).
     pub in_agent: bool,
+    /// The posture requirements the certificate was issued under, re-checked locally before
+    /// each connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureOutcome>,
 }
 
 impl Session {
@@ -150,8 +155,10 @@ pub async fn obtain_certificate(
     let access_token = broker.exchange(config, device, id_token).await?;
     let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)
         .map_err(|e| Error::internal(format!("cannot generate an SSH key: {e}")))?;
+    // Collected now, just before the request, so the broker judges the device as it is.
+    let report = posture::collect(&RealMachine::this(), &Scope::all());
     let response = broker
-        .certificate(config, device, &access_token, &key)
+        .certificate(config, device, &access_token, &key, Some(&report))
         .await?;
     let cert = Certificate::from_openssh(&response.certificate)
         .map_err(|e| Error::Protocol(format!("the broker sent an unreadable certificate: {e}")))?;
@@ -174,7 +181,30 @@ pub async fn obtain_certificate(
         valid_before: response.valid_before,
         rule: response.rule,
         in_agent,
+        posture: response.posture,
     })
+}
+
+/// Remove the session's certificate: its agent entry, its key and certificate files, and
+/// its record in session.json.
+pub fn discard_certificate(paths: &Paths, session: &mut Session) -> Result<(), Error> {
+    if session.certificate.as_ref().is_some_and(|c| c.in_agent) {
+        if let Some(cert) = std::fs::read_to_string(paths.certificate_file())
+            .ok()
+            .and_then(|t| Certificate::from_openssh(t.trim()).ok())
+        {
+            let _ = super::agent::remove(&cert);
+        }
+    }
+    for path in [
+        paths.key_file(),
+        paths.public_key_file(),
+        paths.certificate_file(),
+    ] {
+        files::remove(&path)?;
+    }
+    session.certificate = None;
+    session.save(paths)
 }
 
 /// The broker is trusted to sign, not to sign *anything*: the certificate
@@ -357,6 +387,7 @@ mod tests {
                 valid_before,
                 rule: "r".into(),
                 in_agent,
+                posture: None,
             }),
             device: None,
         }

@@ -6,6 +6,7 @@
 mod grants;
 mod id_tokens;
 mod idp_urls;
+mod posture;
 mod proofs;
 mod rate_limits;
 mod transport;

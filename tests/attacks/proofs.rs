@@ -27,6 +27,8 @@ fn proof_signed_by(
         htu: url.into(),
         iat: unix_now(),
         ath: ath.map(|t| zt_core::jose::sha256_b64(t.as_bytes())),
+        nonce: None,
+        zt_posture: None,
     };
     let header = json!({ "typ": "dpop+jwt", "jwk": device.public_jwk() });
     signer.sign_jws(&header, &claims).unwrap()
@@ -116,7 +118,7 @@ fn bad_dpop_proofs_at_the_certificate_endpoint_are_refused() {
     // Each case: (name, proof, body with possession proof over that proof's jti).
     let with_proof = |p: &Proof<'_>| {
         let (proof, jti) = caller.proof(p);
-        let body = zt_core::requests::certificate_request(&key, &jti).unwrap();
+        let body = zt_core::requests::certificate_request(&key, &jti, None).unwrap();
         (proof, serde_json::to_value(body).unwrap())
     };
     let stolen = {
@@ -126,7 +128,7 @@ fn bad_dpop_proofs_at_the_certificate_endpoint_are_refused() {
             iat: now,
             access_token: Some(&token),
         });
-        let body = zt_core::requests::certificate_request(&key, &jti).unwrap();
+        let body = zt_core::requests::certificate_request(&key, &jti, None).unwrap();
         (proof, serde_json::to_value(body).unwrap())
     };
     let other = SigningKey::generate().unwrap();

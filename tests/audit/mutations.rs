@@ -73,6 +73,7 @@ fn record(i: u64) -> AuditRecord {
         }),
         revocation: None,
         enrolment: None,
+        posture: None,
     }
 }
 

@@ -319,6 +319,9 @@ impl User {
             .env_remove("ZT_BROKER")
             .env_remove("SSL_CERT_FILE")
             .env_remove("SSL_CERT_DIR")
+            // Posture: the machine's own, unless a test lays out a tree; no desktop.
+            .env_remove("ZT_POSTURE_ROOT")
+            .env_remove("XDG_CURRENT_DESKTOP")
             .stdin(Stdio::null());
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command

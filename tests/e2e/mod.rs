@@ -10,6 +10,7 @@ mod forward;
 mod keyring_probe;
 mod logout;
 mod policy_check;
+mod posture;
 mod quiet_ssh;
 mod secrets;
 mod ssh_config;

@@ -112,7 +112,9 @@ async fn token(
         .exchange(&meta, &req)
         .await
         .map_err(|e| refused(&meta, e))?;
-    Ok(no_store(Json(response)))
+    let mut response = no_store(Json(response));
+    set_nonce(&mut response, &broker.fresh_nonce(meta.now));
+    Ok(response)
 }
 
 async fn certificate(
@@ -128,7 +130,9 @@ async fn certificate(
         .await
         .map_err(|e| refused(&meta, e))?;
     tracing::info!(request_id = %meta.request_id, serial = response.serial, rule = %response.rule, "certificate issued");
-    Ok(no_store(Json(response)))
+    let mut response = no_store(Json(response));
+    set_nonce(&mut response, &broker.fresh_nonce(meta.now));
+    Ok(response)
 }
 
 async fn host_certificate(
@@ -231,11 +235,24 @@ impl IntoResponse for Refusal {
             (None, StatusCode::SERVICE_UNAVAILABLE) => Some(5),
             _ => None,
         };
-        error_response(
-            status,
-            ErrorBody::new(self.code, self.description),
-            retry_after,
-        )
+        let body = ErrorBody {
+            failing: self.failing,
+            ..ErrorBody::new(self.code, self.description)
+        };
+        let mut response = error_response(status, body, retry_after);
+        if let Some(nonce) = self.nonce {
+            set_nonce(&mut response, &nonce);
+        }
+        response
+    }
+}
+
+/// The `DPoP-Nonce` header (RFC 9449 §8) with a fresh broker nonce.
+fn set_nonce(response: &mut Response, nonce: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(nonce) {
+        response
+            .headers_mut()
+            .insert(proto::DPOP_NONCE_HEADER, value);
     }
 }
 

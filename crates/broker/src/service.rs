@@ -3,11 +3,13 @@
 //! error; everything a request must prove is checked here, in order.
 
 mod hosts;
+mod posture;
 mod refusal;
 #[cfg(test)]
 mod tests;
 
 pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
+pub use posture::GRACE_TTL;
 pub use refusal::Refusal;
 
 use std::net::SocketAddr;
@@ -22,11 +24,12 @@ use super::keys::{BrokerKeys, openssh_public};
 use super::limits::RateLimits;
 use super::store::{DeviceUse, OnceKind, OnceValue, Store, StoreError, Write};
 use zt_core::access_token::{self, AccessClaims, AccessTokenError};
-use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
+use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, PostureFacts, Subject};
 use zt_core::ca::{self, KeyIdFields, UserCertSpec};
 use zt_core::device::DeviceRequirement;
 use zt_core::dpop::{self, DpopError, VerifiedProof};
 use zt_core::id_token::{IdTokenError, LEEWAY_SECS};
+use zt_core::nonce::NonceKey;
 use zt_core::policy::{Identity, Policy};
 use zt_core::proto::{self, ErrorCode};
 
@@ -51,6 +54,7 @@ pub struct Broker {
     host_certificate_url: String,
     limits: RateLimits,
     krl_cache: hosts::KrlCache,
+    nonces: NonceKey,
 }
 
 impl Broker {
@@ -64,7 +68,9 @@ impl Broker {
         store: Arc<dyn Store>,
     ) -> Self {
         let base = config.server.public_url.clone();
+        let nonces = NonceKey::derive(&keys.user_ca.to_bytes().expect("a loaded CA key encodes"));
         Broker {
+            nonces,
             limits: RateLimits::new(&config.limits),
             krl_cache: hosts::KrlCache::default(),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
@@ -84,6 +90,11 @@ impl Broker {
 
     pub fn limits(&self) -> &RateLimits {
         &self.limits
+    }
+
+    /// A fresh `DPoP-Nonce` (RFC 9449 §8) for a client's next posture-bound proof.
+    pub fn fresh_nonce(&self, now: u64) -> String {
+        self.nonces.issue(now)
     }
 
     fn policy(&self) -> Arc<Policy> {
@@ -207,6 +218,7 @@ impl Broker {
                 os: None,
                 require: DeviceRequirement::Registered,
                 now: meta.now,
+                posture_failing: None,
             }),
             audit: self.record(
                 meta,
@@ -279,9 +291,16 @@ impl Broker {
         known.rule = Some(grant.rule.clone());
         let grant_require = grant.require.clone();
         let requested_ttl = req.ttl_secs.map(Duration::from_secs);
-        let issue = grant
+        let mut issue = grant
             .narrow(req.principals.as_deref(), requested_ttl)
             .map_err(|e| Refusal::denied(e.to_string()))?;
+        let posture = self
+            .check_posture(meta, req, &proof, &grant_require, known)
+            .await?;
+        if let Some(cap) = posture.ttl_cap {
+            issue.ttl = issue.ttl.min(cap);
+        }
+        let (hostname, os) = posture::device_facts(req.posture.as_ref());
         let key_id = ca::key_id(&KeyIdFields {
             issuer: &identity.issuer,
             subject: &identity.subject,
@@ -300,6 +319,7 @@ impl Broker {
             extensions: issue.extensions.clone(),
             force_command: issue.force_command.clone(),
             source_address: issue.source_address.clone(),
+            posture: posture.extension.clone(),
         };
         let (serial, certificate) = self
             .issue_with_fresh_serial(|serial| {
@@ -323,7 +343,9 @@ impl Broker {
                     key_fingerprint: fingerprint.clone(),
                 };
                 let write = Write {
-                    once: vec![proof_once(&proof, meta.now)],
+                    once: std::iter::once(proof_once(&proof, meta.now))
+                        .chain(posture.once.clone())
+                        .collect(),
                     serial: Some(serial),
                     unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
                     changes: vec![],
@@ -331,10 +353,11 @@ impl Broker {
                         id: proof.jkt.clone(),
                         issuer: identity.issuer.clone(),
                         subject: identity.subject.clone(),
-                        hostname: None,
-                        os: None,
+                        hostname: hostname.clone(),
+                        os: os.clone(),
                         require: grant_require.device,
                         now: meta.now,
+                        posture_failing: posture.failing_checks.clone(),
                     }),
                     audit: self.record(
                         meta,
@@ -356,6 +379,7 @@ impl Broker {
             valid_after,
             valid_before,
             rule: issue.rule,
+            posture: posture.outcome,
         })
     }
 
@@ -458,6 +482,7 @@ impl Broker {
             outcome: Some(outcome),
             revocation: None,
             enrolment: None,
+            posture: known.posture.clone(),
         }
     }
 
@@ -489,6 +514,8 @@ struct Known {
     /// Thumbprint of a DPoP key whose proof verified.
     device: Option<String>,
     rule: Option<String>,
+    /// The posture report's digest, and how it met the rule.
+    posture: Option<PostureFacts>,
 }
 
 fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
@@ -539,6 +566,9 @@ fn map_store_error(e: StoreError) -> Refusal {
         StoreError::Replayed(OnceKind::IdToken) => Refusal::new(
             ErrorCode::IdTokenReused,
             "this ID token was already exchanged; each may be used once. Ask the identity provider for a new one",
+        ),
+        StoreError::Replayed(OnceKind::DpopNonce) => Refusal::invalid_dpop(
+            "this DPoP nonce was already used; each may be used once. Sign again with the fresh one in the DPoP-Nonce header",
         ),
         StoreError::Replayed(OnceKind::HostNonce) => {
             Refusal::invalid_grant("this host_nonce was already exchanged; each may be used once")

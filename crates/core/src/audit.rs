@@ -125,6 +125,21 @@ pub struct AuditRecord {
     /// The enrolment token created or used (never the token itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolment: Option<EnrolmentFacts>,
+    /// The device's posture report as the broker held it against the rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureFacts>,
+}
+
+/// A posture report as the audit log names it: its digest, and what it met and failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostureFacts {
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<String>,
+    /// Requirements not met (for a refusal, the reason; for an issue, those in grace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<String>,
 }
 
 /// An enrolment token as the audit log names it: the first 16 hex digits of
@@ -177,6 +192,7 @@ mod tests {
             }),
             revocation: None,
             enrolment: None,
+            posture: None,
         }
     }
 

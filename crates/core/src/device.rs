@@ -3,7 +3,11 @@
 //! it; an admin can approve or revoke it. The record has room for how strongly the key is tied
 //! to hardware (`attestation`), which TPM-backed keys will raise.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::posture::Check;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +26,24 @@ pub struct Device {
     pub last_seen: u64,
     pub status: DeviceStatus,
     pub attestation: Attestation,
+    /// Posture checks this device has been failing, since when (unix seconds): a rule's
+    /// `grace` counts from here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub posture_failing_since: BTreeMap<Check, u64>,
+}
+
+/// The first-failure times after a report that fails `failing`: a check that keeps failing
+/// keeps its first time, a new failure starts at `now`, a check that passes again is
+/// forgotten.
+pub fn update_failing_since(
+    previous: &BTreeMap<Check, u64>,
+    failing: &[Check],
+    now: u64,
+) -> BTreeMap<Check, u64> {
+    failing
+        .iter()
+        .map(|check| (*check, previous.get(check).copied().unwrap_or(now)))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,21 @@ pub struct ProofClaims {
     pub iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ath: Option<String>,
+    /// The broker's `DPoP-Nonce` (RFC 9449 §8), when it asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// zt's own claim: the digest of the posture report the request carries
+    /// ([`crate::posture::digest`]), so the report is signed by the device key together with
+    /// the nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zt_posture: Option<String>,
+}
+
+/// What a proof binds beyond the request: the broker's nonce and a posture report's digest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Binding<'a> {
+    pub nonce: Option<&'a str>,
+    pub posture_digest: Option<&'a str>,
 }
 
 /// A proof that passed every check but the single-use `jti` ledger.
@@ -29,6 +44,10 @@ pub struct VerifiedProof {
     pub iat: u64,
     /// RFC 7638 thumbprint of the proof key (compare with `cnf.jkt`).
     pub jkt: String,
+    /// The nonce the proof carries; checking it is the caller's business.
+    pub nonce: Option<String>,
+    /// The posture digest the proof signs.
+    pub posture_digest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,12 +87,26 @@ pub fn create_proof(
     now: u64,
     access_token: Option<&str>,
 ) -> Result<(String, String), JoseError> {
+    create_bound_proof(key, method, url, now, access_token, Binding::default())
+}
+
+/// [`create_proof`], also signing a broker nonce and a posture digest.
+pub fn create_bound_proof(
+    key: &SigningKey,
+    method: &str,
+    url: &str,
+    now: u64,
+    access_token: Option<&str>,
+    binding: Binding<'_>,
+) -> Result<(String, String), JoseError> {
     let claims = ProofClaims {
         jti: jose::random_id(),
         htm: method.to_owned(),
         htu: url.to_owned(),
         iat: now,
         ath: access_token.map(|t| jose::sha256_b64(t.as_bytes())),
+        nonce: binding.nonce.map(str::to_owned),
+        zt_posture: binding.posture_digest.map(str::to_owned),
     };
     let header = serde_json::json!({ "typ": "dpop+jwt", "jwk": key.public_jwk() });
     let proof = key.sign_jws(&header, &claims)?;
@@ -144,6 +177,8 @@ pub fn verify_proof(proof: &str, expected: &Expected<'_>) -> Result<VerifiedProo
         jti: claims.jti,
         iat: claims.iat,
         jkt: jwk.thumbprint(),
+        nonce: claims.nonce,
+        posture_digest: claims.zt_posture,
     })
 }
 
@@ -207,6 +242,22 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_proof_carries_the_nonce_and_the_posture_digest() {
+        let key = SigningKey::generate().unwrap();
+        let binding = Binding {
+            nonce: Some("n-1"),
+            posture_digest: Some("digest"),
+        };
+        let (proof, _) = create_bound_proof(&key, "POST", URL, 1000, None, binding).unwrap();
+        let ok = verify_proof(&proof, &expected(1000, None)).unwrap();
+        assert_eq!(ok.nonce.as_deref(), Some("n-1"));
+        assert_eq!(ok.posture_digest.as_deref(), Some("digest"));
+        let (plain, _) = create_proof(&key, "POST", URL, 1000, None).unwrap();
+        let ok = verify_proof(&plain, &expected(1000, None)).unwrap();
+        assert_eq!((ok.nonce, ok.posture_digest), (None, None));
+    }
+
+    #[test]
     fn a_proof_signed_by_another_key_than_its_jwk_is_refused() {
         let key = SigningKey::generate().unwrap();
         let other = SigningKey::generate().unwrap();
@@ -216,6 +267,8 @@ mod tests {
             htu: URL.into(),
             iat: 1000,
             ath: None,
+            nonce: None,
+            zt_posture: None,
         };
         let header = serde_json::json!({ "typ": "dpop+jwt", "jwk": key.public_jwk() });
         let forged = other.sign_jws(&header, &claims).unwrap();
@@ -234,6 +287,8 @@ mod tests {
             htu: URL.into(),
             iat: 1000,
             ath: None,
+            nonce: None,
+            zt_posture: None,
         };
         for extra in ["jku", "x5u", "kid", "crit"] {
             let mut header = serde_json::json!({ "typ": "dpop+jwt", "jwk": key.public_jwk() });
@@ -273,6 +328,8 @@ mod tests {
                 htu: URL.into(),
                 iat: 1000,
                 ath: None,
+                nonce: None,
+                zt_posture: None,
             };
             let header = serde_json::json!({ "typ": "dpop+jwt", "jwk": key.public_jwk() });
             let proof = key.sign_jws(&header, &claims).unwrap();

@@ -15,6 +15,7 @@ pub mod host_layout;
 pub mod id_token;
 pub mod jose;
 pub mod krl;
+pub mod nonce;
 pub mod policy;
 pub mod posture;
 pub mod proto;

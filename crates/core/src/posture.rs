@@ -1,7 +1,7 @@
 //! Device posture: the report a device makes about itself (wire type), and the pure
 //! evaluation of a report against a policy rule's requirements. Collecting the report is the
-//! client's business (`src/posture/`); binding it to the device key and a fresh broker nonce is
-//! [`crate::posture_proof`]'s.
+//! client's business (`src/posture/`); the DPoP proof of the request that carries it signs its
+//! [`digest`] together with a fresh broker nonce ([`crate::dpop::Binding`], [`crate::nonce`]).
 
 use std::collections::BTreeMap;
 
@@ -93,6 +93,35 @@ pub struct CheckResult {
     pub fix: Option<String>,
 }
 
+impl CheckResult {
+    pub fn pass(check: Check, evidence: impl Into<String>) -> Self {
+        CheckResult {
+            check,
+            status: Status::Pass,
+            evidence: evidence.into(),
+            fix: None,
+        }
+    }
+
+    pub fn fail(check: Check, evidence: impl Into<String>, fix: impl Into<String>) -> Self {
+        CheckResult {
+            check,
+            status: Status::Fail,
+            evidence: evidence.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    pub fn unknown(check: Check, evidence: impl Into<String>, fix: impl Into<String>) -> Self {
+        CheckResult {
+            check,
+            status: Status::Unknown,
+            evidence: evidence.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
 impl PostureReport {
     pub fn result(&self, check: Check) -> Option<&CheckResult> {
         self.checks.iter().find(|r| r.check == check)
@@ -138,6 +167,34 @@ impl Requirements {
     }
 }
 
+/// For people: `disk_encryption, firewall (grace 2m), min_os debian 12, process falcon-sensor;
+/// unknown counts as a failure`.
+impl std::fmt::Display for Requirements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts: Vec<String> = self
+            .checks
+            .iter()
+            .map(|c| match self.grace_secs.get(c) {
+                Some(secs) => format!(
+                    "{} (grace {})",
+                    c.as_str(),
+                    crate::policy::DisplayDuration(std::time::Duration::from_secs(*secs))
+                ),
+                None => c.as_str().to_owned(),
+            })
+            .collect();
+        parts.extend(self.min_os.iter().map(|(os, v)| format!("min_os {os} {v}")));
+        parts.extend(self.min_kernel.iter().map(|v| format!("min_kernel {v}")));
+        parts.extend(self.min_zt.iter().map(|v| format!("min_zt {v}")));
+        parts.extend(self.processes.iter().map(|p| format!("process {p}")));
+        write!(f, "{}", parts.join(", "))?;
+        match self.unknown {
+            Unknown::Deny => write!(f, "; unknown counts as a failure"),
+            Unknown::Allow => write!(f, "; unknown counts as a pass"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unknown {
@@ -148,6 +205,7 @@ pub enum Unknown {
 
 /// One requirement a report did not meet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Failing {
     /// `disk_encryption`, `min_os`, `process:falcon-sensor`, …
     pub requirement: String,

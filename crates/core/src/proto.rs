@@ -8,6 +8,8 @@ pub mod decimal;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::posture::{Failing, PostureReport, Requirements};
+
 /// Version of the broker HTTP API (the endpoints are listed in docs/architecture.md).
 pub const API_VERSION: u32 = 1;
 
@@ -18,6 +20,10 @@ pub const KRL_PATH: &str = "/v1/ssh/krl";
 pub const HOST_CERTIFICATE_PATH: &str = "/v1/hosts/certificates";
 pub const HEALTH_PATH: &str = "/healthz";
 pub const READY_PATH: &str = "/readyz";
+/// The response header that carries a fresh broker nonce (RFC 9449 §8).
+pub const DPOP_NONCE_HEADER: &str = "DPoP-Nonce";
+/// Posture requirements in certificates: the extension's name.
+pub const POSTURE_EXTENSION: &str = "posture@zt.dev";
 
 /// RFC 8693 token type URIs.
 pub const TOKEN_TYPE_ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
@@ -96,6 +102,10 @@ pub struct CertificateRequest {
     /// Narrow the lifetime the policy grants (never lengthen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_secs: Option<u64>,
+    /// The device's posture report, collected for this request. The DPoP proof signs its
+    /// digest (`zt_posture`) and, where the rule requires posture, the broker's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureReport>,
 }
 
 /// Response of `POST /v1/ssh/certificates`.
@@ -113,6 +123,25 @@ pub struct CertificateResponse {
     pub valid_before: u64,
     /// Name of the policy rule that granted the certificate.
     pub rule: String,
+    /// How the device's posture was held against the rule, when the rule requires posture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureOutcome>,
+}
+
+/// The posture side of an issued certificate: what it was issued under, so the client can
+/// re-check the same requirements before each connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostureOutcome {
+    /// Digest of the report the certificate was issued on.
+    pub digest: String,
+    /// The requirements met.
+    pub passed: Vec<String>,
+    /// Requirements not met but still in their grace period: the certificate is short.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Failing>,
+    /// The rule's posture requirements.
+    pub requirements: Requirements,
 }
 
 /// Body of `POST /v1/hosts/certificates`. Enrolment sends
@@ -159,6 +188,9 @@ pub struct HostCertificateResponse {
 pub struct ErrorBody {
     pub error: String,
     pub error_description: String,
+    /// With `posture_not_met`: each requirement the device failed, with evidence and fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<Failing>,
 }
 
 impl ErrorBody {
@@ -166,6 +198,7 @@ impl ErrorBody {
         ErrorBody {
             error: code.as_str().to_owned(),
             error_description: description.into(),
+            failing: Vec::new(),
         }
     }
 
@@ -197,6 +230,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// 401: the DPoP proof is missing, invalid, replayed or for another key.
     InvalidDpopProof,
+    /// 401 (RFC 9449 §8): the request needs a fresh broker nonce in its DPoP proof; the
+    /// `DPoP-Nonce` response header carries one.
+    UseDpopNonce,
     /// 403: policy or an administrator says no.
     AccessDenied,
     /// 403: an administrator revoked the device the request was made with.
@@ -217,7 +253,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidGrant,
         ErrorCode::IdTokenReused,
@@ -226,6 +262,7 @@ impl ErrorCode {
         ErrorCode::InvalidKey,
         ErrorCode::InvalidToken,
         ErrorCode::InvalidDpopProof,
+        ErrorCode::UseDpopNonce,
         ErrorCode::AccessDenied,
         ErrorCode::DeviceRevoked,
         ErrorCode::DeviceNotApproved,
@@ -246,6 +283,7 @@ impl ErrorCode {
             ErrorCode::InvalidKey => "invalid_key",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::DeviceRevoked => "device_revoked",
             ErrorCode::DeviceNotApproved => "device_not_approved",
@@ -270,7 +308,7 @@ impl ErrorCode {
             | ErrorCode::UnsupportedGrantType
             | ErrorCode::InvalidTarget
             | ErrorCode::InvalidKey => 400,
-            ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof => 401,
+            ErrorCode::InvalidToken | ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce => 401,
             ErrorCode::AccessDenied
             | ErrorCode::DeviceRevoked
             | ErrorCode::DeviceNotApproved
@@ -307,6 +345,7 @@ mod tests {
             possession_proof: "sig".into(),
             principals: Some(vec!["ops".into()]),
             ttl_secs: None,
+            posture: None,
         };
         let text = serde_json::to_string(&req).unwrap();
         assert!(!text.contains("ttl_secs"));

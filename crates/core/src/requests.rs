@@ -16,10 +16,12 @@ pub fn exchange_form(id_token: &str) -> proto::TokenExchangeRequest {
 }
 
 /// A request to certify `ssh_key`, proving possession of it by signing over
-/// the `jti` of the DPoP proof the request travels with.
+/// the `jti` of the DPoP proof the request travels with (which signs the digest of
+/// `posture`, when there is a report).
 pub fn certificate_request(
     ssh_key: &ssh_key::PrivateKey,
     dpop_jti: &str,
+    posture: Option<proto::PostureReport>,
 ) -> Result<CertificateRequest, CaError> {
     let public_key = ssh_key
         .public_key()
@@ -32,5 +34,6 @@ pub fn certificate_request(
         possession_proof,
         principals: None,
         ttl_secs: None,
+        posture,
     })
 }

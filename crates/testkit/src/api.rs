@@ -199,7 +199,7 @@ pub fn prepare(client: &Client, certificate_endpoint: &str) -> Result<Prepared, 
         Some(&client.access_token),
     )
     .map_err(|e| e.to_string())?;
-    let request = certificate_request(&key, &jti).map_err(|e| e.to_string())?;
+    let request = certificate_request(&key, &jti, None).map_err(|e| e.to_string())?;
     let body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
     Ok(Prepared {
         authorization: format!("DPoP {}", client.access_token),

@@ -149,8 +149,47 @@ impl Caller {
             iat: unix_now(),
             access_token: Some(access_token),
         });
-        let body = serde_json::to_value(certificate_request(key, &jti).unwrap()).unwrap();
+        let body = serde_json::to_value(certificate_request(key, &jti, None).unwrap()).unwrap();
         (proof, body)
+    }
+}
+
+/// A posture-bound certificate request: the report the body carries, the digest the proof
+/// signs (normally the report's), and the broker nonce the proof carries.
+pub struct PostureRequest<'a> {
+    pub report: Option<&'a zt_core::posture::PostureReport>,
+    pub signed_digest: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+}
+
+impl Caller {
+    /// A certificate request for `key` as `zt` makes it under a posture rule; returns the
+    /// proof and body too, to replay them.
+    pub fn posture_certificate(
+        &self,
+        access_token: &str,
+        key: &PrivateKey,
+        r: &PostureRequest<'_>,
+    ) -> (JsonResponse, String, Value) {
+        let url = self.certificate_url();
+        let binding = zt_core::dpop::Binding {
+            nonce: r.nonce,
+            posture_digest: r.signed_digest,
+        };
+        let (proof, jti) = zt_core::dpop::create_bound_proof(
+            &self.device,
+            "POST",
+            &url,
+            unix_now(),
+            Some(access_token),
+            binding,
+        )
+        .unwrap();
+        let body = serde_json::to_value(certificate_request(key, &jti, r.report.cloned()).unwrap())
+            .unwrap();
+        let reply =
+            self.certificate_raw(Some(&format!("DPoP {access_token}")), Some(&proof), &body);
+        (reply, proof, body)
     }
 }
 

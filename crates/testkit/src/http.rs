@@ -49,6 +49,8 @@ pub struct JsonResponse {
     pub body: Value,
     /// The `Retry-After` header, in seconds, when present.
     pub retry_after: Option<u64>,
+    /// The `DPoP-Nonce` header, when present.
+    pub nonce: Option<String>,
 }
 
 impl JsonResponse {
@@ -73,11 +75,17 @@ pub async fn into_json(response: reqwest::Response) -> JsonResponse {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    let nonce = response
+        .headers()
+        .get(zt_core::proto::DPOP_NONCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.expect("read the response body");
     JsonResponse {
         status,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
         retry_after,
+        nonce,
     }
 }
 

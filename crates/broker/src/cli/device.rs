@@ -151,6 +151,7 @@ fn change(args: OneArgs, status: DeviceStatus) -> Result<(), Failure> {
         outcome: Some(Outcome::success()),
         revocation: None,
         enrolment: None,
+        posture: None,
     };
     let write = Write {
         changes: vec![Change::SetDeviceStatus {

@@ -99,6 +99,7 @@ fn create(args: TokenCreateArgs) -> Result<(), Failure> {
             principals: args.principals.clone(),
             expires_at,
         }),
+        posture: None,
     };
     let write = Write {
         changes: vec![Change::AddEnrolmentToken(EnrolmentToken {

@@ -38,6 +38,10 @@ pub struct CheckArgs {
     /// A group the identity is in (repeat for several)
     #[arg(long = "group", requires = "subject")]
     pub groups: Vec<String>,
+    /// A device's posture report (`zt posture --json` output): say whether it meets the
+    /// granting rule's posture requirements
+    #[arg(long, value_name = "FILE", requires = "subject")]
+    pub report: Option<PathBuf>,
     /// Print one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -62,6 +66,15 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
     };
     let traces = policy.explain(&id);
     let grant = policy.evaluate(&id);
+    let report = args.report.as_deref().map(read_report).transpose()?;
+    let evaluation = match (&grant, &report) {
+        (Ok(g), Some(report)) => g
+            .require
+            .posture
+            .as_ref()
+            .map(|req| zt_core::posture::evaluate(report, req)),
+        _ => None,
+    };
     if args.json {
         let rules: Vec<_> = traces
             .iter()
@@ -82,10 +95,20 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
                 "ttl_secs": g.default_ttl.as_secs(), "max_ttl_secs": g.max_ttl.as_secs(),
                 "extensions": g.extensions, "force_command": g.force_command,
                 "source_address": g.source_address,
+                "require": {
+                    "device": g.require.device.as_str(),
+                    "posture": g.require.posture,
+                    "posture_ttl_secs": g.require.posture.as_ref().map(|_| g.require.posture_ttl.as_secs()),
+                },
             })
         });
-        let decision =
+        let mut decision =
             serde_json::json!({ "allowed": grant.is_ok(), "grant": grant_json, "rules": rules });
+        if let Some(e) = &evaluation {
+            decision["posture"] = serde_json::json!({
+                "met": e.ok(), "passed": e.passed, "failing": e.failing,
+            });
+        }
         // One JSON document: the decision, or the denial carrying it as its details.
         return match &grant {
             Ok(_) => zt_os::stdout::println(&decision.to_string()),
@@ -115,8 +138,50 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         ),
         Err(denial) => format!("→ denied: {denial}\n"),
     });
+    if let Ok(g) = &grant {
+        text.push_str(&format!("  device: {}\n", g.require.device.as_str()));
+        match &g.require.posture {
+            Some(req) => text.push_str(&format!(
+                "  posture: {req}; certificates live at most {} (posture_ttl)\n",
+                human(g.require.posture_ttl)
+            )),
+            None => text.push_str("  posture: not checked\n"),
+        }
+    }
+    if let Some(e) = &evaluation {
+        if e.ok() {
+            text.push_str(&format!("  the report meets it: {}\n", e.passed.join(", ")));
+        } else {
+            for f in &e.failing {
+                text.push_str(&format!("  FAILS {}: {}\n", f.requirement, f.evidence));
+            }
+        }
+    }
+    if report.is_some() && evaluation.is_none() && grant.is_ok() {
+        text.push_str("  (the rule checks no posture: the report does not matter)\n");
+    }
     zt_os::stdout::print(&text)?;
     grant.map(|_| ()).map_err(|denial| denied(&denial))
+}
+
+/// A report as `zt posture --json` prints it (its `digest` is dropped and recomputed).
+fn read_report(path: &std::path::Path) -> Result<zt_core::posture::PostureReport, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("{}: {e}", path.display())))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::new(Exit::Usage, format!("{}: not JSON: {e}", path.display())))?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("digest");
+    }
+    serde_json::from_value(value).map_err(|e| {
+        Failure::new(
+            Exit::Usage,
+            format!(
+                "{}: not a posture report (`zt posture --json`): {e}",
+                path.display()
+            ),
+        )
+    })
 }
 
 fn denied(denial: &zt_core::policy::Denial) -> Failure {

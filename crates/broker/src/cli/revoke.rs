@@ -135,5 +135,6 @@ fn record(revocation: &Revocation, outcome: Outcome) -> AuditRecord {
         outcome: Some(outcome),
         revocation: Some(revocation.clone()),
         enrolment: None,
+        posture: None,
     }
 }

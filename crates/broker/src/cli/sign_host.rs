@@ -97,6 +97,7 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
             outcome: Some(Outcome::success()),
             revocation: None,
             enrolment: None,
+            posture: None,
         },
     };
     super::runtime()?

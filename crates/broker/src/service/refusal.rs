@@ -4,6 +4,7 @@
 //! keys) back.
 
 use zt_core::audit::Outcome;
+use zt_core::posture::Failing;
 use zt_core::proto::ErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,10 @@ pub struct Refusal {
     pub description: String,
     /// Seconds until a retry can succeed (rate limits).
     pub retry_after: Option<u64>,
+    /// A fresh nonce for the client's next proof (`use_dpop_nonce`).
+    pub nonce: Option<String>,
+    /// The requirements a device failed (`posture_not_met`).
+    pub failing: Vec<Failing>,
 }
 
 impl Refusal {
@@ -20,6 +25,24 @@ impl Refusal {
             code,
             description: description.into(),
             retry_after: None,
+            nonce: None,
+            failing: Vec::new(),
+        }
+    }
+
+    /// RFC 9449 §8: sign the request again with this fresh nonce.
+    pub fn use_nonce(description: impl Into<String>, nonce: String) -> Self {
+        Refusal {
+            nonce: Some(nonce),
+            ..Self::new(ErrorCode::UseDpopNonce, description)
+        }
+    }
+
+    /// The device fails the rule's posture requirements, each listed.
+    pub fn posture_not_met(description: impl Into<String>, failing: Vec<Failing>) -> Self {
+        Refusal {
+            failing,
+            ..Self::new(ErrorCode::PostureNotMet, description)
         }
     }
 

@@ -56,6 +56,15 @@ name = "secure"
 match.groups = ["secure"]
 principals = ["vault"]
 require.device = "approved"
+
+[[rules]]
+name = "laptops"
+match.groups = ["laptops"]
+principals = ["dev"]
+ttl = "1h"
+require.posture.disk_encryption = true
+require.posture.firewall = true
+require.posture.grace.firewall = "2m"
 "#;
 
 /// ID tokens by their text: what the broker's IdP verifier would say about each.
@@ -114,6 +123,7 @@ fn fixture() -> Fixture {
         ("bob-1", Ok(verified("bob", &["dev"], "id-bob-1"))),
         ("carol-1", Ok(verified("carol", &["secure"], "id-carol-1"))),
         ("carol-2", Ok(verified("carol", &["secure"], "id-carol-2"))),
+        ("dave-1", Ok(verified("dave", &["laptops"], "id-dave-1"))),
         (
             "expired",
             Err((|| IdpError::Token(IdTokenError::Expired)) as fn() -> IdpError),
@@ -134,7 +144,7 @@ fn fixture() -> Fixture {
     Fixture {
         broker,
         store,
-        devices: ["alice", "bob", "carol", "nobody"]
+        devices: ["alice", "bob", "carol", "dave", "nobody"]
             .into_iter()
             .map(|who| (who, SigningKey::generate().unwrap()))
             .collect(),
@@ -198,7 +208,7 @@ impl Fixture {
         let url = format!("{BROKER}{}", proto::CERTIFICATE_PATH);
         let (proof, jti) =
             zt_core::dpop::create_proof(device, "POST", &url, NOW, access_token).unwrap();
-        let body = certificate_request(key, &jti).unwrap();
+        let body = certificate_request(key, &jti, None).unwrap();
         let meta = self.meta(Some(proof), access_token.map(|t| format!("DPoP {t}")));
         self.broker.issue_certificate(&meta, &body).await
     }
@@ -530,4 +540,286 @@ async fn a_device_belongs_to_the_identity_that_registered_it() {
         .unwrap_err();
     assert_eq!(refusal.code, ErrorCode::AccessDenied);
     assert!(refusal.description.contains("another user"), "{refusal}");
+}
+
+mod posture {
+    //! Posture on certificate requests: the nonce, the binding of the report to the proof,
+    //! evaluation, grace, and the certificate's extension.
+
+    use super::*;
+    use zt_core::dpop::Binding;
+    use zt_core::posture::{Check, CheckResult, PostureReport, Status};
+
+    fn report(disk: Status, firewall: Status) -> PostureReport {
+        let result = |check, status| CheckResult {
+            check,
+            status,
+            evidence: format!("{} is {status:?}", Check::as_str(check)),
+            fix: (status != Status::Pass).then(|| "fix it".to_owned()),
+        };
+        PostureReport {
+            os: "linux".into(),
+            os_id: "debian".into(),
+            os_version: "12".into(),
+            os_name: "Debian GNU/Linux 12 (bookworm)".into(),
+            kernel: "6.1.0".into(),
+            hostname: "dave-laptop".into(),
+            zt_version: "0.1.0".into(),
+            checks: vec![
+                result(Check::DiskEncryption, disk),
+                result(Check::Firewall, firewall),
+            ],
+            processes: vec![],
+        }
+    }
+
+    struct Request<'a> {
+        report: Option<&'a PostureReport>,
+        /// The report whose digest the proof signs (normally `report`).
+        signed: Option<&'a PostureReport>,
+        nonce: Option<&'a str>,
+        now: u64,
+    }
+
+    impl<'a> Request<'a> {
+        fn of(report: &'a PostureReport, nonce: Option<&'a str>, now: u64) -> Self {
+            Request {
+                report: Some(report),
+                signed: Some(report),
+                nonce,
+                now,
+            }
+        }
+    }
+
+    impl Fixture {
+        async fn with_posture(
+            &self,
+            user: &str,
+            token: &str,
+            r: Request<'_>,
+        ) -> Result<CertificateResponse, Refusal> {
+            let url = format!("{BROKER}{}", proto::CERTIFICATE_PATH);
+            let digest = r.signed.map(zt_core::posture::digest);
+            let binding = Binding {
+                nonce: r.nonce,
+                posture_digest: digest.as_deref(),
+            };
+            let (proof, jti) = zt_core::dpop::create_bound_proof(
+                self.device_of(user),
+                "POST",
+                &url,
+                r.now,
+                Some(token),
+                binding,
+            )
+            .unwrap();
+            let body = certificate_request(&ssh_key(), &jti, r.report.cloned()).unwrap();
+            let mut meta = self.meta(Some(proof), Some(format!("DPoP {token}")));
+            meta.now = r.now;
+            self.broker.issue_certificate(&meta, &body).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_compliant_device_gets_a_short_certificate_that_names_its_posture() {
+        let f = fixture();
+        let token = f.exchange("dave-1").await.unwrap();
+        let good = report(Status::Pass, Status::Pass);
+
+        // Without a nonce: 401 use_dpop_nonce, and a nonce to use.
+        let refusal = f
+            .with_posture("dave", &token, Request::of(&good, None, NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::UseDpopNonce);
+        let nonce = refusal.nonce.expect("a fresh nonce");
+
+        let issued = f
+            .with_posture("dave", &token, Request::of(&good, Some(&nonce), NOW))
+            .await
+            .unwrap();
+        // The rule grants 1 h; posture caps it at the default 15 min.
+        assert_eq!(issued.valid_before - NOW, 15 * 60);
+        let outcome = issued.posture.as_ref().expect("a posture outcome");
+        assert_eq!(outcome.passed, ["disk_encryption", "firewall"]);
+        assert!(outcome.warnings.is_empty());
+        let digest = zt_core::posture::digest(&good);
+        assert_eq!(outcome.digest, digest);
+        let cert = ssh_key::Certificate::from_openssh(&issued.certificate).unwrap();
+        let extension = &cert.extensions()[proto::POSTURE_EXTENSION];
+        let device = f.devices["dave"].thumbprint();
+        assert_eq!(
+            extension,
+            &format!("v=1 device={device} digest={digest} passed=disk_encryption,firewall")
+        );
+        let record = f.records().pop().unwrap();
+        assert_eq!(record.kind, EventKind::CertificateIssued);
+        assert_eq!(record.posture.unwrap().digest, digest);
+        let devices = f.store.devices().await.unwrap();
+        let dave = devices.iter().find(|d| d.id == device).unwrap();
+        assert_eq!(dave.hostname, "dave-laptop");
+
+        // The same nonce again, in a new proof: used up.
+        let replay = f
+            .with_posture("dave", &token, Request::of(&good, Some(&nonce), NOW))
+            .await;
+        assert_eq!(code(replay), ErrorCode::InvalidDpopProof);
+    }
+
+    #[tokio::test]
+    async fn a_failing_device_is_refused_check_by_check_and_the_record_says_why() {
+        let f = fixture();
+        let token = f.exchange("dave-1").await.unwrap();
+        let bad = report(Status::Fail, Status::Pass);
+        let nonce = f.broker.fresh_nonce(NOW);
+        let refusal = f
+            .with_posture("dave", &token, Request::of(&bad, Some(&nonce), NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::PostureNotMet);
+        assert_eq!(refusal.failing.len(), 1);
+        assert_eq!(refusal.failing[0].requirement, "disk_encryption");
+        assert_eq!(refusal.failing[0].evidence, "disk_encryption is Fail");
+        assert_eq!(refusal.failing[0].fix.as_deref(), Some("fix it"));
+        let record = f.records().pop().unwrap();
+        assert_eq!(record.kind, EventKind::CertificateRefused);
+        let facts = record.posture.unwrap();
+        assert_eq!(facts.failing, ["disk_encryption"]);
+        assert_eq!(facts.passed, ["firewall"]);
+        assert!(!f.store.issued_any());
+    }
+
+    #[tokio::test]
+    async fn a_report_the_proof_does_not_sign_or_a_stale_or_forged_nonce_is_refused() {
+        let f = fixture();
+        let token = f.exchange("dave-1").await.unwrap();
+        let good = report(Status::Pass, Status::Pass);
+        let bad = report(Status::Fail, Status::Pass);
+        let nonce = f.broker.fresh_nonce(NOW);
+
+        // The proof signs a failing report; the body carries a passing one.
+        let swapped = Request {
+            report: Some(&good),
+            signed: Some(&bad),
+            nonce: Some(&nonce),
+            now: NOW,
+        };
+        let result = f.with_posture("dave", &token, swapped).await;
+        assert_eq!(code(result), ErrorCode::InvalidDpopProof);
+        let unsigned = Request {
+            signed: None,
+            ..Request::of(&good, Some(&nonce), NOW)
+        };
+        let result = f.with_posture("dave", &token, unsigned).await;
+        assert_eq!(code(result), ErrorCode::InvalidDpopProof);
+
+        // A nonce from three minutes ago, and one this broker never made.
+        let old = f.broker.fresh_nonce(NOW - 180);
+        let result = f
+            .with_posture("dave", &token, Request::of(&good, Some(&old), NOW))
+            .await;
+        assert_eq!(code(result), ErrorCode::UseDpopNonce);
+        let forged = "AQAAAABrSc0AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let result = f
+            .with_posture("dave", &token, Request::of(&good, Some(forged), NOW))
+            .await;
+        assert_eq!(code(result), ErrorCode::UseDpopNonce);
+
+        // Another device's key cannot use dave's token, report or not.
+        let url = format!("{BROKER}{}", proto::CERTIFICATE_PATH);
+        let digest = zt_core::posture::digest(&good);
+        let binding = Binding {
+            nonce: Some(&nonce),
+            posture_digest: Some(&digest),
+        };
+        let (proof, jti) = zt_core::dpop::create_bound_proof(
+            &f.devices["bob"],
+            "POST",
+            &url,
+            NOW,
+            Some(&token),
+            binding,
+        )
+        .unwrap();
+        let body = certificate_request(&ssh_key(), &jti, Some(good.clone())).unwrap();
+        let meta = f.meta(Some(proof), Some(format!("DPoP {token}")));
+        let result = f.broker.issue_certificate(&meta, &body).await;
+        assert_eq!(code(result), ErrorCode::InvalidDpopProof);
+        assert!(!f.store.issued_any());
+    }
+
+    #[tokio::test]
+    async fn a_check_in_grace_gets_short_certificates_until_the_grace_ends() {
+        let f = fixture();
+        let token = f.exchange("dave-1").await.unwrap();
+        let no_firewall = report(Status::Pass, Status::Fail);
+        let at = |now| {
+            let nonce = f.broker.fresh_nonce(now);
+            (nonce, now)
+        };
+
+        let (nonce, now) = at(NOW);
+        let issued = f
+            .with_posture("dave", &token, Request::of(&no_firewall, Some(&nonce), now))
+            .await
+            .unwrap();
+        // Two minutes of grace left: the certificate lives no longer.
+        assert_eq!(issued.valid_before - now, 120);
+        let outcome = issued.posture.unwrap();
+        assert_eq!(outcome.warnings[0].requirement, "firewall");
+        assert_eq!(outcome.passed, ["disk_encryption"]);
+
+        // A minute later the grace still counts from the first failure.
+        let (nonce, now) = at(NOW + 60);
+        let issued = f
+            .with_posture("dave", &token, Request::of(&no_firewall, Some(&nonce), now))
+            .await
+            .unwrap();
+        assert_eq!(issued.valid_before - now, 60);
+
+        // Past the grace: refused.
+        let (nonce, now) = at(NOW + 121);
+        let result = f
+            .with_posture("dave", &token, Request::of(&no_firewall, Some(&nonce), now))
+            .await;
+        assert_eq!(code(result), ErrorCode::PostureNotMet);
+
+        // Fixed, then failing again: a new grace period starts.
+        let good = report(Status::Pass, Status::Pass);
+        let (nonce, now) = at(NOW + 130);
+        let issued = f
+            .with_posture("dave", &token, Request::of(&good, Some(&nonce), now))
+            .await
+            .unwrap();
+        assert_eq!(issued.valid_before - now, 15 * 60);
+        let (nonce, now) = at(NOW + 140);
+        let issued = f
+            .with_posture("dave", &token, Request::of(&no_firewall, Some(&nonce), now))
+            .await
+            .unwrap();
+        assert_eq!(issued.valid_before - now, 120);
+    }
+
+    #[tokio::test]
+    async fn a_rule_without_posture_needs_no_nonce_and_records_the_report() {
+        let f = fixture();
+        let token = f.exchange("alice-1").await.unwrap();
+        let bad = report(Status::Fail, Status::Fail);
+        let issued = f
+            .with_posture("alice", &token, Request::of(&bad, None, NOW))
+            .await
+            .unwrap();
+        assert!(issued.posture.is_none());
+        assert_eq!(issued.valid_before - NOW, 30 * 60);
+        let cert = ssh_key::Certificate::from_openssh(&issued.certificate).unwrap();
+        assert!(!cert.extensions().contains_key(proto::POSTURE_EXTENSION));
+        let record = f.records().pop().unwrap();
+        assert_eq!(
+            record.posture.unwrap().digest,
+            zt_core::posture::digest(&bad)
+        );
+        // And with no report at all, exactly as before.
+        assert!(f.certificate("alice", &token).await.is_ok());
+    }
 }

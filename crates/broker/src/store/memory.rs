@@ -49,6 +49,11 @@ impl MemoryStore {
     }
 
     /// The audit records so far, in chain order.
+    /// Whether any certificate serial was ever claimed.
+    pub fn issued_any(&self) -> bool {
+        !self.lock().serials.is_empty()
+    }
+
     pub fn records(&self) -> Vec<AuditRecord> {
         self.lock()
             .audit
@@ -148,8 +153,16 @@ impl State {
                 last_seen: device.now,
                 status: DeviceStatus::Registered,
                 attestation: Attestation::None,
+                posture_failing_since: Default::default(),
             });
             entry.last_seen = device.now;
+            if let Some(failing) = &device.posture_failing {
+                entry.posture_failing_since = zt_core::device::update_failing_since(
+                    &entry.posture_failing_since,
+                    failing,
+                    device.now,
+                );
+            }
             if let Some(hostname) = device.hostname {
                 entry.hostname = hostname;
             }
@@ -261,6 +274,11 @@ impl Store for MemoryStore {
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>> {
         let token = self.lock().tokens.get(&hash).cloned();
         Box::pin(async move { Ok(token) })
+    }
+
+    fn device(&self, id: String) -> StoreFuture<'_, Option<Device>> {
+        let device = self.lock().devices.get(&id).cloned();
+        Box::pin(async move { Ok(device) })
     }
 
     fn devices(&self) -> StoreFuture<'_, Vec<Device>> {

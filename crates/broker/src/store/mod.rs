@@ -19,6 +19,7 @@ use std::pin::Pin;
 
 use zt_core::audit::AuditRecord;
 use zt_core::device::{Device, DeviceRequirement, DeviceStatus};
+use zt_core::posture::Check;
 use zt_core::revocation::{Revocation, RevocationList};
 
 /// A stored audit record with its chain position.
@@ -65,6 +66,8 @@ pub enum OnceKind {
     IdToken,
     /// The nonce of a host's possession proof.
     HostNonce,
+    /// A broker nonce (`DPoP-Nonce`) a posture-bound proof carried.
+    DpopNonce,
 }
 
 impl OnceKind {
@@ -74,6 +77,7 @@ impl OnceKind {
             OnceKind::DpopJti => "dpop_jti",
             OnceKind::IdToken => "id_token",
             OnceKind::HostNonce => "host_nonce",
+            OnceKind::DpopNonce => "dpop_nonce",
         }
     }
 }
@@ -116,6 +120,9 @@ pub struct DeviceUse {
     pub os: Option<String>,
     pub require: DeviceRequirement,
     pub now: u64,
+    /// When the request's posture was evaluated: the checks it fails (grace bookkeeping, see
+    /// [`zt_core::device::update_failing_since`]).
+    pub posture_failing: Option<Vec<Check>>,
 }
 
 impl Write {
@@ -179,6 +186,8 @@ pub trait Store: Send + Sync {
     fn enrolment_token(&self, hash: String) -> StoreFuture<'_, Option<EnrolmentToken>>;
     /// Every device, most recently seen first.
     fn devices(&self) -> StoreFuture<'_, Vec<Device>>;
+    /// One device, if it was ever registered.
+    fn device(&self, id: String) -> StoreFuture<'_, Option<Device>>;
     /// Whether this broker ever issued a certificate that `what` names (a serial, a key ID, a
     /// user, or a certified key), so that a typo is not taken for a revocation.
     fn issued(&self, what: Revocation) -> StoreFuture<'_, bool>;

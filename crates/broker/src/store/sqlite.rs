@@ -224,6 +224,10 @@ impl Store for SqliteStore {
         self.query(sqlite_devices::devices)
     }
 
+    fn device(&self, id: String) -> StoreFuture<'_, Option<Device>> {
+        self.query(move |conn| sqlite_devices::device(conn, &id))
+    }
+
     fn issued(&self, what: Revocation) -> StoreFuture<'_, bool> {
         self.query(move |conn| sqlite_hosts::issued(conn, &what))
     }
@@ -594,6 +598,7 @@ mod tests {
                 outcome: None,
                 revocation: None,
                 enrolment: None,
+                posture: None,
             },
         }
     }

@@ -6,7 +6,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite_hosts::Applied;
 use super::{DeviceUse, StoreError};
-use zt_core::device::{Attestation, Device, DeviceRequirement, DeviceStatus};
+use std::collections::BTreeMap;
+
+use zt_core::device::{Attestation, Device, DeviceRequirement, DeviceStatus, update_failing_since};
+use zt_core::posture::Check;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS devices (
@@ -18,27 +21,38 @@ CREATE TABLE IF NOT EXISTS devices (
     first_seen INTEGER NOT NULL,
     last_seen INTEGER NOT NULL,
     status TEXT NOT NULL,
-    attestation TEXT NOT NULL DEFAULT 'none'
+    attestation TEXT NOT NULL DEFAULT 'none',
+    -- JSON object: posture check name -> unix seconds of its first failure.
+    posture_failing_since TEXT NOT NULL DEFAULT '{}'
 ) WITHOUT ROWID;
 ";
 
 /// Register `device` on first use, or check and touch it: refused when revoked, owned by
 /// another identity, or not approved where that is required.
 pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Applied> {
-    let known: Option<(String, String, String)> = conn
-        .prepare_cached("SELECT issuer, subject, status FROM devices WHERE id = ?1")
+    let known: Option<(String, String, String, String)> = conn
+        .prepare_cached(
+            "SELECT issuer, subject, status, posture_failing_since FROM devices WHERE id = ?1",
+        )
         .and_then(|mut s| {
             s.query_row(params![device.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
         })
         .map_err(Applied::Sql)?;
+    let failing_since = |previous: &str| {
+        device.posture_failing.as_ref().map(|failing| {
+            let updated = update_failing_since(&parse_failing_since(previous), failing, device.now);
+            serde_json::to_string(&updated).expect("a map of checks to numbers serialises")
+        })
+    };
     let status = match known {
         None => {
             conn.prepare_cached(
-                "INSERT INTO devices (id, issuer, subject, hostname, os, first_seen, last_seen, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'registered')",
+                "INSERT INTO devices (id, issuer, subject, hostname, os, first_seen, last_seen, status,
+                    posture_failing_since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'registered', coalesce(?7, '{}'))",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -47,20 +61,22 @@ pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Ap
                     device.subject,
                     device.hostname.as_deref().unwrap_or_default(),
                     device.os.as_deref().unwrap_or_default(),
-                    device.now as i64
+                    device.now as i64,
+                    failing_since("{}"),
                 ])
             })
             .map_err(Applied::Sql)?;
             DeviceStatus::Registered
         }
-        Some((issuer, subject, status)) => {
+        Some((issuer, subject, status, previous)) => {
             if issuer != device.issuer || subject != device.subject {
                 return Err(Applied::Refused(StoreError::DeviceOfAnotherUser));
             }
             let status = DeviceStatus::parse(&status).unwrap_or(DeviceStatus::Revoked);
             conn.prepare_cached(
                 "UPDATE devices SET last_seen = ?2,
-                    hostname = coalesce(?3, hostname), os = coalesce(?4, os)
+                    hostname = coalesce(?3, hostname), os = coalesce(?4, os),
+                    posture_failing_since = coalesce(?5, posture_failing_since)
                  WHERE id = ?1",
             )
             .and_then(|mut s| {
@@ -68,7 +84,8 @@ pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Ap
                     device.id,
                     device.now as i64,
                     device.hostname,
-                    device.os
+                    device.os,
+                    failing_since(&previous),
                 ])
             })
             .map_err(Applied::Sql)?;
@@ -96,24 +113,42 @@ pub(super) fn set_status(conn: &Connection, id: &str, status: DeviceStatus) -> R
     Ok(())
 }
 
+const COLUMNS: &str =
+    "id, issuer, subject, hostname, os, first_seen, last_seen, status, posture_failing_since";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    let status: String = r.get(7)?;
+    let failing: String = r.get(8)?;
+    Ok(Device {
+        id: r.get(0)?,
+        issuer: r.get(1)?,
+        subject: r.get(2)?,
+        hostname: r.get(3)?,
+        os: r.get(4)?,
+        first_seen: r.get::<_, i64>(5)? as u64,
+        last_seen: r.get::<_, i64>(6)? as u64,
+        status: DeviceStatus::parse(&status).unwrap_or(DeviceStatus::Revoked),
+        attestation: Attestation::None,
+        posture_failing_since: parse_failing_since(&failing),
+    })
+}
+
+/// The stored first-failure map. Only this module writes the column; should it ever be
+/// unreadable, it reads as empty.
+fn parse_failing_since(text: &str) -> BTreeMap<Check, u64> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 pub(super) fn devices(conn: &Connection) -> rusqlite::Result<Vec<Device>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, issuer, subject, hostname, os, first_seen, last_seen, status
-         FROM devices ORDER BY last_seen DESC, id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let status: String = r.get(7)?;
-        Ok(Device {
-            id: r.get(0)?,
-            issuer: r.get(1)?,
-            subject: r.get(2)?,
-            hostname: r.get(3)?,
-            os: r.get(4)?,
-            first_seen: r.get::<_, i64>(5)? as u64,
-            last_seen: r.get::<_, i64>(6)? as u64,
-            status: DeviceStatus::parse(&status).unwrap_or(DeviceStatus::Revoked),
-            attestation: Attestation::None,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM devices ORDER BY last_seen DESC, id"
+    ))?;
+    let rows = stmt.query_map([], row)?;
     rows.collect()
+}
+
+pub(super) fn device(conn: &Connection, id: &str) -> rusqlite::Result<Option<Device>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"))?
+        .query_row(params![id], row)
+        .optional()
 }

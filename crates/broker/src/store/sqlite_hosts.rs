@@ -181,6 +181,7 @@ mod tests {
             outcome: None,
             revocation: None,
             enrolment: None,
+            posture: None,
         }
     }
 

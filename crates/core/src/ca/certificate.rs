@@ -37,6 +37,9 @@ pub struct UserCertSpec {
     pub force_command: Option<String>,
     /// `source-address` critical option, only written when set.
     pub source_address: Option<String>,
+    /// The value of the non-critical `posture@zt.dev` extension ([`crate::proto::POSTURE_EXTENSION`]):
+    /// the device, the posture report's digest and the requirements passed. Written when set.
+    pub posture: Option<String>,
 }
 
 /// Everything that goes into a host certificate besides the keys.
@@ -99,6 +102,16 @@ pub fn sign_user_certificate(
     for extension in &spec.extensions {
         builder
             .extension(extension.as_str(), "")
+            .map_err(CaError::Signing)?;
+    }
+    if let Some(posture) = &spec.posture {
+        if posture.len() > 1024 || posture.chars().any(char::is_control) {
+            return Err(CaError::UnknownExtension(
+                posture.escape_debug().to_string(),
+            ));
+        }
+        builder
+            .extension(crate::proto::POSTURE_EXTENSION, posture.as_str())
             .map_err(CaError::Signing)?;
     }
     builder.sign(ca).map_err(CaError::Signing)

@@ -69,6 +69,7 @@ fn user_spec() -> UserCertSpec {
             .collect(),
         force_command: Some("/usr/local/bin/deploy --env prod".into()),
         source_address: Some("10.0.0.0/8,192.0.2.1".into()),
+        posture: None,
     }
 }
 
@@ -144,6 +145,27 @@ fn same_seed_same_certificate() {
     let c =
         sign_user_certificate(&ca(), key(1).public_key(), &user_spec(), &mut FixedRng(8)).unwrap();
     assert_ne!(a.nonce(), c.nonce());
+}
+
+#[test]
+fn the_posture_extension_is_written_when_set_and_checked() {
+    let spec = UserCertSpec {
+        posture: Some("v=1 dev=abc digest=xyz passed=disk_encryption".into()),
+        ..user_spec()
+    };
+    let cert = sign_user(&spec).unwrap();
+    assert_eq!(
+        cert.extensions()
+            .get(crate::proto::POSTURE_EXTENSION)
+            .map(String::as_str),
+        Some("v=1 dev=abc digest=xyz passed=disk_encryption")
+    );
+    assert!(cert.extensions().contains_key("permit-pty"));
+    let bad = UserCertSpec {
+        posture: Some("line\nbreak".into()),
+        ..user_spec()
+    };
+    assert!(sign_user(&bad).is_err());
 }
 
 #[test]
