@@ -58,7 +58,11 @@ fn check(ctx: &Ctx) -> Result<(), Failure> {
     let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {
         ctx.secrets()
     })
-    .map_err(|e| Failure::from(e).hint("run `zt login`, then connect again"))?;
+    .map_err(|e| match Failure::from(e) {
+        // Its hint says what to fix on the device; logging in again would not help.
+        f if f.exit == Exit::Posture => f,
+        f => f.hint("run `zt login`, then connect again"),
+    })?;
     let in_agent = session.certificate.as_ref().is_some_and(|c| c.in_agent);
     if !identity_links::current(&ctx.paths, in_agent) {
         identity_links::update(&ctx.paths, in_agent)?;

@@ -152,8 +152,19 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         if e.ok() {
             text.push_str(&format!("  the report meets it: {}\n", e.passed.join(", ")));
         } else {
+            let grace = |f: &zt_core::posture::Failing| {
+                let req = grant.as_ref().ok()?.require.posture.as_ref()?;
+                let secs = req.grace_secs.get(&f.check?)?;
+                Some(human(Duration::from_secs(*secs)))
+            };
             for f in &e.failing {
-                text.push_str(&format!("  FAILS {}: {}\n", f.requirement, f.evidence));
+                let note = grace(f)
+                    .map(|g| format!(" (grace {g}: short certificates until it ends)"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "  FAILS {}: {}{note}\n",
+                    f.requirement, f.evidence
+                ));
             }
         }
     }
