@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::fixture::{Broker, User};
 use super::{ssh_args, target};
+use zt_testkit::agent::TestAgent;
 use zt_testkit::idp::{ALICE, IdpOptions, TestIdp};
 use zt_testkit::process::run_ok;
 use zt_testkit::{Peer, require_peers, tempdir};
@@ -184,8 +185,12 @@ fn a_check_in_grace_gets_a_short_certificate_and_a_warning() {
     let broker = Broker::start(&idp.issuer, GRACE_POLICY);
     let machine = Machine::compliant();
     machine.set("etc/ufw/ufw.conf", "ENABLED=no\n");
-    let user = user_on(&machine);
+    // This time the key goes to an ssh-agent, whence the re-check must remove it too.
+    let agent = TestAgent::start();
+    let user = user_on(&machine).with_env("SSH_AUTH_SOCK", agent.socket.to_str().unwrap());
     let login = user.login_as(&broker, &idp, ALICE);
+    assert_eq!(user.session()["certificate"]["in_agent"], true);
+    assert_eq!(agent.list().len(), 1, "{:?}", agent.list());
     assert!(
         login.stderr.contains("warning: firewall fails"),
         "{}",
@@ -216,4 +221,5 @@ fn a_check_in_grace_gets_a_short_certificate_and_a_warning() {
     assert!(check.stderr.contains("disk_encryption"), "{}", check.stderr);
     assert!(!check.stderr.contains("firewall"), "{}", check.stderr);
     assert!(!user.certificate_path().exists());
+    assert!(agent.list().is_empty(), "{:?}", agent.list());
 }
