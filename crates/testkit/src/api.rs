@@ -12,7 +12,9 @@
 
 use serde::Deserialize;
 use ssh_key::{Algorithm, PrivateKey};
+use zt_core::dpop::Binding;
 use zt_core::jose::SigningKey;
+use zt_core::posture::PostureReport;
 use zt_core::proto;
 use zt_core::requests::{certificate_request, exchange_form};
 
@@ -206,6 +208,99 @@ pub fn prepare(client: &Client, certificate_endpoint: &str) -> Result<Prepared, 
         dpop,
         body,
     })
+}
+
+/// [`prepare`] as `zt` does it under a rule that checks posture: the body carries `report`,
+/// and the DPoP proof signs the report's digest together with `nonce` (the broker's, from a
+/// `DPoP-Nonce` header; single use, so one per request). Without a nonce the request is
+/// `zt`'s first try, which the broker answers with 401 `use_dpop_nonce` and a nonce.
+pub fn prepare_with_posture(
+    client: &Client,
+    certificate_endpoint: &str,
+    nonce: Option<&str>,
+    report: &PostureReport,
+) -> Result<Prepared, String> {
+    let key =
+        PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).map_err(|e| e.to_string())?;
+    let digest = zt_core::posture::digest(report);
+    let (dpop, jti) = zt_core::dpop::create_bound_proof(
+        &client.device,
+        "POST",
+        certificate_endpoint,
+        unix_now(),
+        Some(&client.access_token),
+        Binding {
+            nonce,
+            posture_digest: Some(&digest),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let request =
+        certificate_request(&key, &jti, Some(report.clone())).map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        authorization: format!("DPoP {}", client.access_token),
+        dpop,
+        body,
+    })
+}
+
+/// A fresh broker nonce, the way `zt` gets one under a posture rule: a certificate request
+/// with `report` and no nonce (a fresh key and proof each time, nothing replayed), which the
+/// broker refuses with 401 `use_dpop_nonce` and a new nonce in the `DPoP-Nonce` header. Any
+/// other answer is an error. The refusal is on the broker's audit record
+/// (`certificate_refused`); no certificate is issued.
+pub async fn fetch_nonce(
+    http: &reqwest::Client,
+    client: &Client,
+    certificate_endpoint: &str,
+    report: &PostureReport,
+) -> Result<String, String> {
+    let request = prepare_with_posture(client, certificate_endpoint, None, report)?;
+    let response = http
+        .post(certificate_endpoint)
+        .header("Authorization", request.authorization)
+        .header("DPoP", request.dpop)
+        .header("Content-Type", "application/json")
+        .body(request.body)
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let nonce = response
+        .headers()
+        .get(proto::DPOP_NONCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let got = answer(Ok(response)).await?;
+    let code = got.json()["error"].as_str().map(str::to_owned);
+    match (got.status, code.as_deref(), nonce) {
+        (401, Some("use_dpop_nonce"), Some(nonce)) => Ok(nonce),
+        (status, _, nonce) => Err(format!(
+            "a nonce-less posture request: expected 401 use_dpop_nonce with a {} header, got HTTP {status}{}: {}",
+            proto::DPOP_NONCE_HEADER,
+            if nonce.is_some() {
+                " (with a nonce)"
+            } else {
+                ""
+            },
+            got.body
+        )),
+    }
+}
+
+/// `count` fresh nonces through [`fetch_nonce`], one request after another.
+pub async fn fetch_nonces(
+    http: &reqwest::Client,
+    client: &Client,
+    certificate_endpoint: &str,
+    report: &PostureReport,
+    count: usize,
+) -> Result<Vec<String>, String> {
+    let mut nonces = Vec::with_capacity(count);
+    for _ in 0..count {
+        nonces.push(fetch_nonce(http, client, certificate_endpoint, report).await?);
+    }
+    Ok(nonces)
 }
 
 /// Send a prepared certificate request.
