@@ -42,6 +42,7 @@ fn check_all(token: &str) {
         issuer: ISS,
         client_id: CLIENT,
         now: NOW,
+        bounds: id_token::TokenBounds::default(),
     };
     if let Ok(v) = id_token::verify(token, &k.jwks, &expect) {
         assert_eq!(v.identity.issuer, ISS);

@@ -348,3 +348,85 @@ fn weak_or_wrong_subject_keys_are_refused() {
         "positive control after"
     );
 }
+
+#[test]
+fn repeated_security_headers_are_refused() {
+    let (idp, broker) = setup();
+    let caller = Caller::new(&broker.url);
+    let token = caller.access_token(&idp.id_token("alice", &["sre"]));
+    let authorization = format!("DPoP {token}");
+    let url = caller.certificate_url();
+    let json = "application/json";
+    // Each case gets its own proofs, so none is refused as a replay.
+    let cases: Vec<(
+        &str,
+        u16,
+        &str,
+        Box<dyn Fn(&str, &str) -> Vec<(&'static str, String)>>,
+    )> = vec![
+        (
+            "two valid DPoP proofs",
+            401,
+            "invalid_dpop_proof",
+            Box::new(|p1, p2| vec![("DPoP", p1.into()), ("DPoP", p2.into())]),
+        ),
+        (
+            "a valid DPoP proof, then garbage",
+            401,
+            "invalid_dpop_proof",
+            Box::new(|p1, _| vec![("DPoP", p1.into()), ("DPoP", "garbage".into())]),
+        ),
+        (
+            "two Authorization headers",
+            401,
+            "invalid_token",
+            Box::new(|p1, _| vec![("DPoP", p1.into()), ("Authorization", "DPoP x".into())]),
+        ),
+        (
+            "two Content-Type headers",
+            400,
+            "invalid_request",
+            Box::new(|p1, _| vec![("DPoP", p1.into()), ("Content-Type", "text/plain".into())]),
+        ),
+    ];
+    for (case, status, code, extra) in cases {
+        let (proof, body) = caller.certificate_body(&token, &ssh_key());
+        let (second, _) = caller.certificate_body(&token, &ssh_key());
+        let mut headers: Vec<(&str, String)> = vec![
+            ("Authorization", authorization.clone()),
+            ("Content-Type", json.into()),
+        ];
+        headers.extend(extra(&proof, &second));
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let reply = caller.post_with_headers(&url, &headers, &body);
+        assert_refused(&reply, status, code, case, &token);
+    }
+    // The token endpoint too.
+    let form = zt_core::requests::exchange_form(&idp.id_token("alice", &["sre"]));
+    let body = serde_json::to_value(&form).unwrap();
+    let (p1, p2) = (caller.token_proof(), caller.token_proof());
+    let reply = caller.post_with_headers(
+        &caller.token_url(),
+        &[("DPoP", &p1), ("DPoP", &p2), ("Content-Type", json)],
+        &body,
+    );
+    assert_refused(
+        &reply,
+        401,
+        "invalid_dpop_proof",
+        "two proofs at /v1/token",
+        "",
+    );
+    // Control: the same request with one of each header.
+    let (proof, body) = caller.certificate_body(&token, &ssh_key());
+    let reply = caller.post_with_headers(
+        &url,
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", json),
+            ("DPoP", &proof),
+        ],
+        &body,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -61,6 +61,20 @@ pub struct IdpConfig {
     pub client_id: String,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    /// ID tokens issued longer ago than this are refused (zt exchanges them at once).
+    #[serde(default = "default_max_token_age")]
+    pub max_token_age_secs: u64,
+    /// ID tokens valid for longer than this (`exp - iat`) are refused.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+}
+
+fn default_max_token_age() -> u64 {
+    zt_core::id_token::TokenBounds::default().max_age_secs
+}
+
+fn default_max_token_lifetime() -> u64 {
+    zt_core::id_token::TokenBounds::default().max_lifetime_secs
 }
 
 fn default_scopes() -> Vec<String> {
@@ -68,6 +82,24 @@ fn default_scopes() -> Vec<String> {
 }
 
 impl IdpConfig {
+    /// A provider with the default scopes and token bounds.
+    pub fn new(issuer: &str, client_id: &str) -> Self {
+        IdpConfig {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            scopes: Self::default_scopes(),
+            max_token_age_secs: default_max_token_age(),
+            max_token_lifetime_secs: default_max_token_lifetime(),
+        }
+    }
+
+    pub fn token_bounds(&self) -> zt_core::id_token::TokenBounds {
+        zt_core::id_token::TokenBounds {
+            max_age_secs: self.max_token_age_secs,
+            max_lifetime_secs: self.max_token_lifetime_secs,
+        }
+    }
+
     pub fn default_scopes() -> Vec<String> {
         ["openid", "email", "profile", "groups", "offline_access"]
             .map(String::from)
@@ -296,6 +328,14 @@ impl BrokerConfig {
         if self.audit.checkpoint_records == 0 || !(1..=3600).contains(&self.audit.checkpoint_secs) {
             return Err(ConfigError::Invalid(
                 "audit.checkpoint_records must be at least 1 and audit.checkpoint_secs between 1 and 3600".into(),
+            ));
+        }
+        let idp = &self.identity_provider;
+        if !(30..=86_400).contains(&idp.max_token_age_secs)
+            || !(60..=30 * 86_400).contains(&idp.max_token_lifetime_secs)
+        {
+            return Err(ConfigError::Invalid(
+                "identity_provider.max_token_age_secs must be between 30 and 86400, and max_token_lifetime_secs between 60 and 2592000".into(),
             ));
         }
         if !(30..=3600).contains(&self.tokens.access_token_ttl_secs) {

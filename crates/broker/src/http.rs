@@ -44,6 +44,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route(proto::READY_PATH, get(ready))
         .fallback(|| async { Refusal::new(ErrorCode::NotFound, "no such endpoint") })
         .with_state(broker)
+        .layer(middleware::from_fn(refuse_repeated_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::map_response(oauth_style_413))
@@ -51,6 +52,37 @@ pub fn router(broker: Arc<Broker>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+}
+
+/// Headers that decide who a request is and what it says, each of which must appear at most
+/// once: with two, one part of a stack may read the first and another the last (RFC 9449
+/// §4.3 demands this of `DPoP`).
+const SINGLE_HEADERS: [(&str, ErrorCode); 5] = [
+    ("dpop", ErrorCode::InvalidDpopProof),
+    ("authorization", ErrorCode::InvalidToken),
+    ("content-type", ErrorCode::InvalidRequest),
+    ("content-length", ErrorCode::InvalidRequest),
+    ("host", ErrorCode::InvalidRequest),
+];
+
+/// Refuse a request that repeats a header of [`SINGLE_HEADERS`] before anything reads it.
+async fn refuse_repeated_headers(request: Request, next: Next) -> Response {
+    if let Some(refusal) = repeated_header(request.headers()) {
+        tracing::info!(reason = %refusal.description, "request refused");
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+fn repeated_header(headers: &HeaderMap) -> Option<Refusal> {
+    SINGLE_HEADERS.iter().find_map(|(name, code)| {
+        (headers.get_all(*name).iter().count() > 1).then(|| {
+            Refusal::new(
+                *code,
+                format!("the request has more than one {name} header; send exactly one"),
+            )
+        })
+    })
 }
 
 async fn limit_address(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use super::config::check_service_url;
-use zt_core::id_token::{self, Expectations, IdTokenError, VerifiedIdToken};
+use zt_core::id_token::{self, Expectations, IdTokenError, TokenBounds, VerifiedIdToken};
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
@@ -53,6 +53,7 @@ struct Cache {
 pub struct IdpKeys {
     issuer: String,
     client_id: String,
+    bounds: TokenBounds,
     http: reqwest::Client,
     cache: RwLock<Cache>,
     /// Held while fetching, so at most one fetch runs at a time.
@@ -60,11 +61,12 @@ pub struct IdpKeys {
 }
 
 impl IdpKeys {
-    pub fn new(issuer: &str, client_id: &str) -> Self {
+    pub fn new(issuer: &str, client_id: &str, bounds: TokenBounds) -> Self {
         let http = super::outbound::client();
         IdpKeys {
             issuer: issuer.to_owned(),
             client_id: client_id.to_owned(),
+            bounds,
             http,
             cache: RwLock::new(Cache {
                 jwks: None,
@@ -86,6 +88,7 @@ impl IdpKeys {
             issuer: &self.issuer,
             client_id: &self.client_id,
             now,
+            bounds: self.bounds,
         };
         let jwks = self.jwks(false).await?;
         match id_token::verify(token, &jwks, &expect) {

@@ -44,6 +44,14 @@ pub enum IdTokenError {
     Expired,
     #[error("the ID token is not valid yet (nbf/iat in the future); check the clocks")]
     NotYetValid,
+    #[error(
+        "the ID token was issued {age} s ago, more than the {max} s this broker accepts; ask the identity provider for a fresh one"
+    )]
+    TooOld { age: u64, max: u64 },
+    #[error(
+        "the ID token is valid for {lifetime} s, more than the {max} s this broker accepts; shorten the identity provider's ID token lifetime"
+    )]
+    TooLongLived { lifetime: u64, max: u64 },
     #[error("the ID token lacks or mistypes a required claim: {}", shown(.0))]
     BadClaims(String),
     #[error(
@@ -115,6 +123,27 @@ pub struct Expectations<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
     pub now: u64,
+    pub bounds: TokenBounds,
+}
+
+/// How old and how long-lived an ID token may be. zt exchanges an ID token moments after the
+/// device flow or a refresh handed it out, so an old one is a replay or a leak; and a token that
+/// lives for years is a credential no IdP should issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenBounds {
+    /// `now - iat` may be at most this (plus [`LEEWAY_SECS`]).
+    pub max_age_secs: u64,
+    /// `exp - iat` may be at most this.
+    pub max_lifetime_secs: u64,
+}
+
+impl Default for TokenBounds {
+    fn default() -> Self {
+        TokenBounds {
+            max_age_secs: 300,
+            max_lifetime_secs: 24 * 3600,
+        }
+    }
 }
 
 /// The `kid` a token asks for, so the caller can decide to refetch the
@@ -240,6 +269,20 @@ fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdToke
     let future = |t: u64| t > expect.now.saturating_add(LEEWAY_SECS);
     if future(claims.iat) || claims.nbf.is_some_and(future) {
         return Err(IdTokenError::NotYetValid);
+    }
+    let age = expect.now.saturating_sub(claims.iat);
+    if age > expect.bounds.max_age_secs.saturating_add(LEEWAY_SECS) {
+        return Err(IdTokenError::TooOld {
+            age,
+            max: expect.bounds.max_age_secs,
+        });
+    }
+    let lifetime = claims.exp.saturating_sub(claims.iat);
+    if lifetime > expect.bounds.max_lifetime_secs {
+        return Err(IdTokenError::TooLongLived {
+            lifetime,
+            max: expect.bounds.max_lifetime_secs,
+        });
     }
     Ok(())
 }

@@ -121,6 +121,21 @@ impl Caller {
         send(request)
     }
 
+    /// `POST url` with exactly these headers (repeats allowed) and a JSON body.
+    pub fn post_with_headers(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> JsonResponse {
+        let mut request = self.http.post(url).body(body.to_string());
+        for (name, value) in headers {
+            // `header` appends: a name given twice is sent twice.
+            request = request.header(*name, *value);
+        }
+        send(request)
+    }
+
     /// An honest certificate request for `key`, with `edit` applied to the body
     /// (after the possession proof is made).
     pub fn certificate_with(

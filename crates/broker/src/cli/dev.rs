@@ -79,11 +79,7 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
         tls_key: None,
         insecure_http: false,
     };
-    let idp = IdpConfig {
-        issuer: issuer.clone(),
-        client_id: CLIENT_ID.into(),
-        scopes: IdpConfig::default_scopes(),
-    };
+    let idp = IdpConfig::new(&issuer, CLIENT_ID);
     let mut config = super::init::layout(&dir, server, idp, "zt-broker".into());
     if args.no_rate_limits {
         config.limits = config.limits.without_rate_limits();

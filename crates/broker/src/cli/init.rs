@@ -120,11 +120,7 @@ pub fn run(args: InitArgs) -> Result<(), Failure> {
         tls_key: None,
         insecure_http: false,
     };
-    let idp = IdpConfig {
-        issuer: args.issuer,
-        client_id: args.client_id,
-        scopes: IdpConfig::default_scopes(),
-    };
+    let idp = IdpConfig::new(&args.issuer, &args.client_id);
     let config_path = dir.join("zt-broker.toml");
     let config = layout(&dir, server, idp, args.audience);
     let keys = create(&config, &config_path, STARTER_POLICY)?;

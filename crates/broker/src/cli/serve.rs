@@ -31,6 +31,7 @@ pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
     let idp = IdpKeys::new(
         &config.identity_provider.issuer,
         &config.identity_provider.client_id,
+        config.identity_provider.token_bounds(),
     );
     Ok(Broker::new(
         config,

@@ -68,6 +68,7 @@ fn expect() -> Expectations<'static> {
         issuer: ISS,
         client_id: CLIENT,
         now: NOW,
+        bounds: TokenBounds::default(),
     }
 }
 
@@ -360,4 +361,42 @@ fn other_serializations_and_trailing_bytes_are_malformed() {
 
 fn check_token() -> String {
     rs256(json!({"kid": "rsa-1", "typ": "JWT"}), &good_claims())
+}
+
+#[test]
+fn old_and_long_lived_tokens_are_refused() {
+    // Issued a year ago, valid for a century: the outside attack run's token.
+    let ancient = with(
+        with(good_claims(), "iat", json!(NOW - 365 * 86_400)),
+        "exp",
+        json!(NOW + 100 * 365 * 86_400),
+    );
+    assert!(matches!(check(&ancient), Err(IdTokenError::TooOld { .. })));
+    // Fresh, but valid for a century.
+    let long = with(good_claims(), "exp", json!(NOW + 100 * 365 * 86_400));
+    assert!(matches!(
+        check(&long),
+        Err(IdTokenError::TooLongLived { .. })
+    ));
+    // Issued just past the age bound (300 s plus the 60 s leeway), and just within it.
+    let old = with(
+        with(good_claims(), "iat", json!(NOW - 361)),
+        "exp",
+        json!(NOW + 300),
+    );
+    assert!(matches!(
+        check(&old),
+        Err(IdTokenError::TooOld { age: 361, max: 300 })
+    ));
+    let ok = with(
+        with(good_claims(), "iat", json!(NOW - 360)),
+        "exp",
+        json!(NOW + 300),
+    );
+    assert!(check(&ok).is_ok());
+    // Exactly a day long is fine; a second more is not.
+    let day = with(good_claims(), "exp", json!(NOW - 5 + 86_400));
+    assert!(check(&day).is_ok());
+    let longer = with(good_claims(), "exp", json!(NOW - 5 + 86_401));
+    assert!(check(&longer).is_err());
 }
