@@ -83,8 +83,8 @@ say "zt login --broker $url"
 say "zt status"
 "$zt" status
 
-say "zt ssh -p $port $login@127.0.0.1 -- id -un   (OpenSSH, certificate from the broker, host verified by the host CA)"
-"$zt" ssh -F /dev/null -o BatchMode=yes -p "$port" "$login@127.0.0.1" -- id -un || { cat "$work/sshd.log" >&2; exit 1; }
+say "zt ssh -p $port -- $login@127.0.0.1 id -un   (OpenSSH, certificate from the broker, host verified by the host CA)"
+"$zt" ssh -F /dev/null -o BatchMode=yes -p "$port" -- "$login@127.0.0.1" id -un || { cat "$work/sshd.log" >&2; exit 1; }
 
 say "what sshd saw"
 grep -m1 'Accepted publickey' "$work/sshd.log" >&2 || true

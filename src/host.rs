@@ -10,6 +10,7 @@ use zt_core::host_layout as layout;
 
 use crate::client::error::{BrokerRefusal, Error, Peer};
 use zt_core::proto::{self, HostCertificateRequest, HostCertificateResponse};
+use zt_core::text::Printable;
 
 /// Where `zt host` keeps what it writes on a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,16 +131,24 @@ pub async fn request_certificate(
         .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
     let answer: HostCertificateResponse = crate::client::broker::read(response).await?;
     // Never install a certificate for another key.
-    let cert = Certificate::from_openssh(answer.certificate.trim())
-        .map_err(|e| Error::Protocol(format!("the broker sent a bad certificate: {e}")))?;
+    let cert = Certificate::from_openssh(answer.certificate.trim()).map_err(|e| {
+        Error::Protocol(format!(
+            "the broker sent a bad certificate: {}",
+            Printable(&e.to_string())
+        ))
+    })?;
     if cert.public_key() != host_key.public_key().key_data() || !cert.cert_type().is_host() {
         return Err(Error::Protocol(
             "the broker sent a certificate that is not a host certificate for this key".into(),
         ));
     }
     for ca in &answer.user_ca_keys {
-        crate::client::broker::ca_key(ca)
-            .map_err(|e| Error::Protocol(format!("the broker sent a bad user CA key: {e}")))?;
+        crate::client::broker::ca_key(ca).map_err(|e| {
+            Error::Protocol(format!(
+                "the broker sent a bad user CA key: {}",
+                Printable(&e.to_string())
+            ))
+        })?;
     }
     Ok(answer)
 }

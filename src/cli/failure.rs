@@ -4,6 +4,7 @@
 
 use zt_core::posture::Failing;
 use zt_core::proto::ErrorCode;
+use zt_core::text::Printable;
 use zt_os::exit::{Exit, Failure};
 
 use crate::client::error::{BrokerRefusal, Error, IdpOperation, IdpRefusal, OAuthError};
@@ -101,10 +102,16 @@ fn broker_refusal(refusal: &BrokerRefusal) -> Failure {
 /// `--json` as `details.failing`.
 fn posture_failure(message: String, failing: &[Failing]) -> Failure {
     let mut message = message;
+    // The broker's list is escaped already; a local re-check's evidence is not. Escaping
+    // twice changes nothing.
     for f in failing {
-        message.push_str(&format!("\n  {}: {}", f.requirement, f.evidence));
+        message.push_str(&format!(
+            "\n  {}: {}",
+            Printable(&f.requirement),
+            Printable(&f.evidence)
+        ));
         if let Some(fix) = &f.fix {
-            message.push_str(&format!("\n    fix: {fix}"));
+            message.push_str(&format!("\n    fix: {}", Printable(fix)));
         }
     }
     Failure::new(Exit::Posture, message).details(serde_json::json!({ "failing": failing }))

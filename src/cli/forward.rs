@@ -51,6 +51,7 @@ pub struct ForwardArgs {
 
 pub fn run(args: ForwardArgs, ctx: &Ctx) -> Result<u8, Failure> {
     let invocation = invocation(&args)?;
+    super::ssh::warn_local_programs(&invocation.options);
     super::runtime()?.block_on(supervise(&invocation, ctx))
 }
 

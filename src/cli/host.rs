@@ -13,6 +13,7 @@ use ssh_key::{Certificate, PrivateKey};
 use super::failure::host_failure;
 use crate::client::error::Error;
 use crate::host::{self as target, HostAuth, HostPaths, HostState};
+use zt_core::text::Printable;
 use zt_os::exit::{Exit, Failure};
 use zt_os::files;
 
@@ -129,8 +130,10 @@ fn certificate_facts(
     facts
 }
 
+/// A file zt cannot use. Parsers quote what they read, and the certificate and state files
+/// hold what the broker sent: escaped.
 fn io_failure(path: &Path, e: impl std::fmt::Display) -> Failure {
-    Failure::config(format!("{}: {e}", path.display()))
+    Failure::config(format!("{}: {}", path.display(), Printable(&e.to_string())))
 }
 
 fn load_host_key(path: &Path) -> Result<PrivateKey, Failure> {
@@ -267,7 +270,7 @@ fn enroll(args: EnrollArgs, out: Output) -> Result<(), Failure> {
          Wrote {} and the files it names. List the principals each login accepts in {}/<login>,\n\
          then reload sshd (systemctl reload ssh) and enable zt-host-renew.timer and zt-krl-sync.timer.",
         answer.serial,
-        answer.principals.join(","),
+        Printable(&answer.principals.join(",")),
         zt_core::time::rfc3339(answer.valid_before),
         drop_in_path.display(),
         paths.principals_dir().display(),

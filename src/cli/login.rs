@@ -15,6 +15,7 @@ use crate::client::credentials::REFRESH_TOKEN;
 use crate::client::oidc::{DevicePrompt, Idp};
 use crate::client::profile::{ClientConfig, Profile};
 use crate::client::session::{self, Session};
+use zt_core::text::{Printable, PrintableList};
 use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
@@ -39,6 +40,8 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
             .hint("run `zt login --broker https://broker.example.com`"));
         }
     };
+    // zt's directories are checked (and made) before the prompt, not after the sign-in.
+    ctx.paths.prepare()?;
     let secrets = ctx.secrets()?;
     super::runtime()?.block_on(async {
         let http = crate::client::http::client()?;
@@ -92,10 +95,11 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
             }));
         }
         eprintln!(
-            "Logged in as {who}. Certificate for {} valid for {} (rule {}).",
-            cert.principals.join(", "),
+            "Logged in as {}. Certificate for {} valid for {} (rule {}).",
+            Printable(&who),
+            PrintableList(&cert.principals),
             session::remaining(cert.valid_before as i64 - zt_os::clock::unix_now() as i64),
-            cert.rule
+            Printable(&cert.rule)
         );
         super::posture::warn_grace(&cert);
         Ok(())
@@ -118,8 +122,8 @@ fn show_prompt(prompt: &DevicePrompt, json: bool) {
         .unwrap_or_else(|| prompt.verification_uri());
     eprintln!(
         "To sign in, open {} and enter the code {}",
-        prompt.verification_uri(),
-        prompt.user_code()
+        Printable(&prompt.verification_uri()),
+        Printable(&prompt.user_code())
     );
     if std::io::stderr().is_terminal() {
         if let Some(art) = super::qr::render(&uri) {

@@ -6,9 +6,8 @@ use clap::Args;
 use super::Ctx;
 use crate::client::credentials::{DEVICE_KEY, REFRESH_TOKEN};
 use crate::client::oidc::Idp;
-use crate::client::session::Session;
+use crate::client::session::{self, Session};
 use zt_os::exit::Failure;
-use zt_os::files;
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {}
@@ -40,9 +39,11 @@ pub fn run(_args: LogoutArgs, ctx: &Ctx) -> Result<(), Failure> {
         .and_then(|s| s.certificate.as_ref())
         .is_some_and(|c| c.in_agent)
     {
-        if let Some(cert) = std::fs::read_to_string(ctx.paths.certificate_file())
-            .ok()
-            .and_then(|t| ssh_key::Certificate::from_openssh(t.trim()).ok())
+        if let Some(cert) = ctx
+            .paths
+            .existing_runtime()?
+            .as_ref()
+            .and_then(session::installed_certificate)
         {
             let _ = crate::client::agent::remove(&cert);
         }
@@ -50,15 +51,7 @@ pub fn run(_args: LogoutArgs, ctx: &Ctx) -> Result<(), Failure> {
     crate::client::identity_links::remove(&ctx.paths)?;
     secrets.delete(REFRESH_TOKEN)?;
     secrets.delete(DEVICE_KEY)?;
-    for path in [
-        ctx.paths.key_file(),
-        ctx.paths.public_key_file(),
-        ctx.paths.certificate_file(),
-        ctx.paths.known_hosts_file(),
-        ctx.paths.session_file(),
-    ] {
-        files::remove(&path)?;
-    }
+    session::remove_files(&ctx.paths)?;
     if ctx.json {
         super::json::emit(
             &serde_json::json!({ "event": "logout", "profile": ctx.profile, "revoked_at_idp": revoked }),

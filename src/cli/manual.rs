@@ -124,7 +124,7 @@ pub const MANUAL: Manual = Manual {
         ),
         (
             "",
-            "zt ssh prod-host",
+            "zt ssh -- prod-host",
             "Log in to a host with a fresh certificate",
         ),
         (
@@ -142,15 +142,15 @@ pub const MANUAL: Manual = Manual {
             "zt --profile staging login --broker https://zt.staging.example.com",
             "A second broker, in its own profile",
         ),
-        ("ssh", "zt ssh prod-host", "Log in to prod-host"),
+        ("ssh", "zt ssh -- prod-host", "Log in to prod-host"),
         (
             "ssh",
-            "zt ssh -p 2222 ops@prod-host -- uptime",
+            "zt ssh -p 2222 -- ops@prod-host uptime",
             "Run one command as ops, on port 2222",
         ),
         (
             "ssh",
-            "zt ssh -L 8080:localhost:80 prod-host",
+            "zt ssh -L 8080:localhost:80 -- prod-host",
             "Forward a port (the policy must grant it)",
         ),
         (
@@ -181,7 +181,7 @@ pub const MANUAL: Manual = Manual {
         ),
         (
             "forward",
-            "zt forward db-host -L 5432:localhost:5432",
+            "zt forward -L 5432:localhost:5432 -- db-host",
             "Keep a tunnel to a database up",
         ),
         (

@@ -5,6 +5,7 @@ use clap::Args;
 use super::Ctx;
 use crate::client::session::{CertificateInfo, Session};
 use crate::posture::{self, RealMachine, Scope, Status};
+use zt_core::text::Printable;
 use zt_os::exit::Failure;
 
 #[derive(Debug, Args)]
@@ -39,10 +40,11 @@ pub fn run(_args: PostureArgs, ctx: &Ctx) -> Result<(), Failure> {
     } else {
         report.os_name.clone()
     };
-    eprintln!("os:          {os}");
-    eprintln!("kernel:      {}", or_unknown(&report.kernel));
-    eprintln!("host name:   {}", or_unknown(&report.hostname));
-    eprintln!("zt version:  {}", report.zt_version);
+    // Evidence quotes the machine's files and commands: escaped like any outside text.
+    eprintln!("os:          {}", Printable(&os));
+    eprintln!("kernel:      {}", Printable(or_unknown(&report.kernel)));
+    eprintln!("host name:   {}", Printable(or_unknown(&report.hostname)));
+    eprintln!("zt version:  {}", Printable(&report.zt_version));
     eprintln!("processes:   {} running", report.processes.len());
     for result in &report.checks {
         let mark = match result.status {
@@ -53,19 +55,24 @@ pub fn run(_args: PostureArgs, ctx: &Ctx) -> Result<(), Failure> {
         eprintln!(
             "{:<16} {mark:<8} {}",
             result.check.as_str(),
-            result.evidence
+            Printable(&result.evidence)
         );
         if let (Some(fix), false) = (&result.fix, result.status == Status::Pass) {
-            eprintln!("{:<16} {:<8} fix: {fix}", "", "");
+            eprintln!("{:<16} {:<8} fix: {}", "", "", Printable(fix));
         }
     }
     if let (Some((rule, req)), Some(e)) = (&rule, &evaluation) {
-        eprintln!("rule {rule:?} requires: {req}");
+        // `{:?}` escapes the rule name, and quotes it.
+        eprintln!("rule {rule:?} requires: {}", Printable(&req.to_string()));
         if e.ok() {
             eprintln!("  this device meets it");
         }
         for f in &e.failing {
-            eprintln!("  FAILS {}: {}", f.requirement, f.evidence);
+            eprintln!(
+                "  FAILS {}: {}",
+                Printable(&f.requirement),
+                Printable(&f.evidence)
+            );
         }
     }
     Ok(())
@@ -77,10 +84,11 @@ pub fn warn_grace(cert: &CertificateInfo) {
     for w in &posture.warnings {
         eprintln!(
             "zt: warning: {} fails ({}); access continues only during its grace period, with short certificates",
-            w.requirement, w.evidence
+            Printable(&w.requirement),
+            Printable(&w.evidence)
         );
         if let Some(fix) = &w.fix {
-            eprintln!("zt: hint: {fix}");
+            eprintln!("zt: hint: {}", Printable(fix));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `zt ssh [ssh options] [user@]host [command…]`: make sure a certificate
+//! `zt ssh [ssh options] [--] [user@]host [command…]`: make sure a certificate
 //! with at least two minutes left is in place (no network when there is;
 //! silent renewal when not), refuse forwarding the certificate does not
 //! permit, then replace this process with OpenSSH.
@@ -34,14 +34,24 @@ replaces itself with ssh. zt's identity options come first, so ssh keeps them ov
 
 Everything after `ssh` is for ssh, as ssh(1) reads it: its options (-p, -L, -o Name=value, \
 ...), then the destination, then the remote command. zt's own flags (--profile, --json) go \
-before `ssh`. In scripts, end ssh's options with `--`: the next argument is always the \
-destination (one that starts with `-` is refused) and the rest is the remote command. \
+before `ssh`. Without `--`, an argument that starts with `-` is an option, as it is for ssh: \
+`zt ssh \"$HOST\" id` with HOST=-oProxyCommand=... runs that command on this machine, as plain \
+ssh would.
+
+Write `zt ssh [SSH_OPTIONS] -- DESTINATION [COMMAND]...`, always in scripts: the argument \
+after `--` is the destination, whatever it looks like (one that starts with `-` is refused, \
+exit 2), and everything after it is the remote command; zt hands it to ssh after a `--` of \
+its own. Options that make ssh run or load a program on this machine (ProxyCommand, \
+LocalCommand, PermitLocalCommand, KnownHostsCommand, XAuthLocation, PKCS11Provider, \
+SecurityKeyProvider, -I) get a warning on stderr, one line each.
+
 `-h`/`--help` and `--version` right after `ssh` are zt's; ssh's own -V still reaches ssh.";
 
 /// `zt ssh --help` or `-h`: ssh's own options pass through, so these are recognised by hand
-/// (clap would hand them to ssh) and only as the first argument after `ssh`.
-fn help_or_version(args: &SshArgs) -> Option<Result<u8, Failure>> {
-    let first = args.args.first()?.to_str()?;
+/// (clap would hand them to ssh) and only as the first argument after `ssh` (`zt ssh --
+/// --help` is a destination, refused).
+fn help_or_version(args: &[OsString]) -> Option<Result<u8, Failure>> {
+    let first = args.first()?.to_str()?;
     match first {
         "-h" | "--help" => {
             let mut command = super::command();
@@ -62,11 +72,13 @@ fn help_or_version(args: &SshArgs) -> Option<Result<u8, Failure>> {
 }
 
 pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
+    let args = ssh_args::restore_separator(&std::env::args_os().collect::<Vec<_>>(), args.args);
     if let Some(done) = help_or_version(&args) {
         return done;
     }
     let invocation =
-        ssh_args::parse(&args.args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+        ssh_args::parse(&args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    warn_local_programs(&invocation.options);
     let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {
         ctx.secrets()
     })?;
@@ -83,6 +95,17 @@ pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
     let argv = ssh_args::build(&invocation, &Identity::of(paths, cert.in_agent));
     let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
     exec(Command::new(&program).args(argv), &program)
+}
+
+/// One warning line per option that makes ssh run or load a program on this machine: a script
+/// that put a host name where ssh reads options would otherwise not notice.
+pub fn warn_local_programs(options: &[OsString]) {
+    for option in ssh_args::local_program_options(options) {
+        eprintln!(
+            "zt: warning: ssh option {} runs a program on this machine; a script should pass the host after `--`: zt ssh [options] -- \"$HOST\"",
+            zt_core::text::quoted(&option, 200)
+        );
+    }
 }
 
 #[cfg(unix)]
@@ -102,4 +125,56 @@ fn exec(command: &mut Command, program: &std::ffi::OsStr) -> Result<u8, Failure>
         .status()
         .map_err(|e| Failure::config(format!("cannot run {}: {e}", program.to_string_lossy())))?;
     Ok(status.code().unwrap_or(255) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use clap::FromArgMatches;
+
+    use crate::client::ssh_args::restore_separator;
+
+    /// What `run` hands to `ssh_args::parse` for the command line `line`.
+    fn given(line: &[&str]) -> Vec<OsString> {
+        let matches = super::super::command().try_get_matches_from(line).unwrap();
+        let cli = super::super::Cli::from_arg_matches(&matches).unwrap();
+        let super::super::Command::Ssh(args) = cli.command else {
+            panic!("not zt ssh: {line:?}");
+        };
+        let argv: Vec<OsString> = line.iter().map(OsString::from).collect();
+        restore_separator(&argv, args.args)
+    }
+
+    /// `restore_separator` relies on how clap treats `--`; a clap upgrade that changes it
+    /// fails here.
+    #[test]
+    fn a_double_dash_reaches_the_ssh_parser_wherever_it_was() {
+        for (line, expected) in [
+            (
+                &["zt", "ssh", "--", "-oX", "true"][..],
+                &["--", "-oX", "true"][..],
+            ),
+            (&["zt", "ssh", "--json", "--", "host"], &["--", "host"]),
+            (
+                &["zt", "--profile", "p", "ssh", "--", "host", "id"],
+                &["--", "host", "id"],
+            ),
+            (&["zt", "ssh", "--profile=p", "--", "host"], &["--", "host"]),
+            (&["zt", "ssh", "-v", "--", "host"], &["-v", "--", "host"]),
+            (&["zt", "ssh", "host", "--", "-v"], &["host", "--", "-v"]),
+            (&["zt", "ssh", "--", "--", "host"], &["--", "--", "host"]),
+            (&["zt", "ssh", "host"], &["host"]),
+        ] {
+            let expected: Vec<OsString> = expected.iter().map(OsString::from).collect();
+            assert_eq!(given(line), expected, "{line:?}");
+        }
+        // `--` is never the value of `--profile`, so a `--` right before zt's arguments is
+        // always the one clap dropped.
+        assert!(
+            super::super::command()
+                .try_get_matches_from(["zt", "ssh", "--profile", "--", "host"])
+                .is_err()
+        );
+    }
 }

@@ -61,6 +61,8 @@ fn check(ctx: &Ctx) -> Result<(), Failure> {
     .map_err(|e| match Failure::from(e) {
         // Its hint says what to fix on the device; logging in again would not help.
         f if f.exit == Exit::Posture => f,
+        // A refused directory: its hint says what to fix; logging in again would not help.
+        f if f.exit == Exit::Config && f.hint.is_some() => f,
         f => f.hint("run `zt login`, then connect again"),
     })?;
     let in_agent = session.certificate.as_ref().is_some_and(|c| c.in_agent);

@@ -5,6 +5,7 @@ use clap::Args;
 
 use super::Ctx;
 use crate::client::session::{Session, remaining};
+use zt_core::text::{Printable, PrintableList};
 use zt_os::clock::unix_now;
 use zt_os::exit::Failure;
 
@@ -30,34 +31,29 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
         }));
     } else {
         eprintln!("profile:      {}", ctx.profile);
-        eprintln!("broker:       {}", session.broker);
+        // Everything in session.json came from the broker or the IdP: escaped.
+        eprintln!("broker:       {}", Printable(&session.broker));
         eprintln!(
             "identity:     {} ({})",
-            session.email.as_deref().unwrap_or(&session.subject),
-            session.issuer
+            Printable(session.email.as_deref().unwrap_or(&session.subject)),
+            Printable(&session.issuer)
         );
-        eprintln!(
-            "groups:       {}",
-            if session.groups.is_empty() {
-                "(none)".into()
-            } else {
-                session.groups.join(", ")
-            }
-        );
-        eprintln!(
-            "device:       {}",
-            session
-                .device
-                .as_deref()
-                .unwrap_or("(log in again to see it)")
-        );
+        if session.groups.is_empty() {
+            eprintln!("groups:       (none)");
+        } else {
+            eprintln!("groups:       {}", PrintableList(&session.groups));
+        }
+        match &session.device {
+            Some(device) => eprintln!("device:       {}", Printable(device)),
+            None => eprintln!("device:       (log in again to see it)"),
+        }
         match cert {
             Some(c) => {
-                eprintln!("principals:   {}", c.principals.join(", "));
+                eprintln!("principals:   {}", PrintableList(&c.principals));
                 eprintln!(
                     "certificate:  serial {} (rule {}), {}",
                     c.serial,
-                    c.rule,
+                    Printable(&c.rule),
                     if left > 0 {
                         format!("{} left", remaining(left))
                     } else {
@@ -65,9 +61,17 @@ pub fn run(_args: StatusArgs, ctx: &Ctx) -> Result<(), Failure> {
                     }
                 );
                 if let Some(p) = &c.posture {
-                    eprintln!("posture:      {} (report {})", p.requirements, p.digest);
+                    eprintln!(
+                        "posture:      {} (report {})",
+                        Printable(&p.requirements.to_string()),
+                        Printable(&p.digest)
+                    );
                     for w in &p.warnings {
-                        eprintln!("              in grace: {}: {}", w.requirement, w.evidence);
+                        eprintln!(
+                            "              in grace: {}: {}",
+                            Printable(&w.requirement),
+                            Printable(&w.evidence)
+                        );
                     }
                 }
                 eprintln!(

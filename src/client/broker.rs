@@ -2,7 +2,6 @@
 //! requests, each POST with a fresh DPoP proof from the device key.
 
 use super::error::{BrokerRefusal, Error, Peer};
-use super::http::sanitize;
 use std::sync::Mutex;
 
 use zt_core::dpop::{self, Binding};
@@ -10,6 +9,7 @@ use zt_core::jose::SigningKey;
 use zt_core::posture::{self, PostureReport};
 use zt_core::proto::{self, BrokerConfiguration, CertificateResponse, ErrorCode};
 use zt_core::requests::{certificate_request, exchange_form};
+use zt_core::text::Printable;
 use zt_os::clock::unix_now;
 
 pub struct BrokerClient {
@@ -51,8 +51,8 @@ impl BrokerClient {
         if config.broker != self.base {
             return Err(Error::config(format!(
                 "the broker at {} calls itself {}; use that URL with --broker",
-                sanitize(&self.base),
-                sanitize(&config.broker)
+                Printable(&self.base),
+                Printable(&config.broker)
             )));
         }
         check_configuration(&self.base, &config)?;
@@ -80,6 +80,7 @@ impl BrokerClient {
             .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         self.keep_nonce(&response);
         let token: proto::TokenExchangeResponse = read(response).await?;
+        check_access_token(&token.access_token)?;
         Ok(token.access_token)
     }
 
@@ -161,7 +162,7 @@ pub fn check_configuration(base: &str, config: &BrokerConfiguration) -> Result<(
         Error::config_with_hint(
             format!(
                 "the broker at {} sent an unusable configuration: {what}",
-                sanitize(base)
+                Printable(base)
             ),
             "the broker may be misconfigured, or something between you and it is interfering",
         )
@@ -195,6 +196,17 @@ pub fn check_configuration(base: &str, config: &BrokerConfiguration) -> Result<(
     Ok(())
 }
 
+/// `zt token` prints the access token for scripts as it came: it must be a token (JWS compact
+/// serialization is base64url and dots), never text that could drive a terminal.
+fn check_access_token(token: &str) -> Result<(), Error> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Protocol(
+            "the broker sent an access token that is not printable ASCII".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A CA key from the discovery document, re-encoded (no comment): only
 /// the key itself reaches zt's known_hosts.
 pub fn ca_key(line: &str) -> Result<String, ssh_key::Error> {
@@ -221,8 +233,8 @@ async fn discovery_document(
         Error::config_with_hint(
             format!(
                 "{} is not a zt broker: GET {} {what}, where a broker serves its discovery document (JSON)",
-                sanitize(url.trim_end_matches(proto::WELL_KNOWN_PATH)),
-                sanitize(url)
+                Printable(url.trim_end_matches(proto::WELL_KNOWN_PATH)),
+                Printable(url)
             ),
             "check --broker (or the profile's broker in `zt status`): it is the broker's base URL, e.g. https://zt-broker.example.com",
         )
@@ -237,7 +249,7 @@ async fn discovery_document(
         let shown = if content_type.is_empty() {
             "no content type".to_owned()
         } else {
-            sanitize(&content_type)
+            Printable(&content_type).to_string()
         };
         return Err(not_a_broker(format!("answered {shown}")));
     }
@@ -260,8 +272,10 @@ pub(crate) async fn read<T: serde::de::DeserializeOwned>(
         return Err(BrokerRefusal::from_answer(status.as_u16(), &bytes).into());
     }
     serde_json::from_slice(&bytes).map_err(|e| {
+        // serde quotes unknown fields and variants as they came.
         Error::Protocol(format!(
-            "the broker sent a response zt does not understand: {e}"
+            "the broker sent a response zt does not understand: {}",
+            Printable(&e.to_string())
         ))
     })
 }
@@ -350,6 +364,14 @@ mod tests {
             let mut config = good();
             mutate(&mut config);
             assert!(check_configuration(BASE, &config).is_err(), "{name} passed");
+        }
+    }
+
+    #[test]
+    fn an_access_token_that_could_drive_a_terminal_is_refused() {
+        check_access_token("eyJhbGciOiJFUzI1NiJ9.e30.sig-_").unwrap();
+        for bad in ["", "a\nb", "a\u{1b}[2J", "a b", "tok\u{202e}en", "t\u{9b}"] {
+            assert!(check_access_token(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -1,22 +1,31 @@
 //! Where zt keeps its two secrets per profile — the IdP refresh token and
 //! the device (DPoP) key: the OS keyring when one works, else a 0600 file
-//! in zt's private state directory, said once to the user.
+//! in zt's private state directory (`…/zt/<profile>/secrets`, each directory
+//! checked: see [`zt_os::private_dir`]), said once to the user.
 //!
 //! `ZT_CREDENTIAL_STORE=keyring|file` forces a backend (CI, tests).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::error::Error;
-use zt_os::files;
+use zt_os::private_dir::Location;
 
 pub const REFRESH_TOKEN: &str = "refresh-token";
 pub const DEVICE_KEY: &str = "device-key";
 
 pub enum Secrets {
-    Keyring { service: String },
-    File { dir: PathBuf },
+    Keyring {
+        service: String,
+    },
+    /// `…/zt/<profile>/secrets`: the last three directories are zt's own.
+    File {
+        dir: Location,
+    },
 }
+
+/// The notice that secrets are in files, once per state directory.
+const FILE_NOTICE: &str = ".file-secrets-notice";
 
 impl Secrets {
     /// Pick a backend for the profile whose state lives in `state_dir`.
@@ -27,7 +36,7 @@ impl Secrets {
         let service = format!("zt:{profile}:{}", &digest[..16]);
         let choice = std::env::var("ZT_CREDENTIAL_STORE").unwrap_or_default();
         let file = Secrets::File {
-            dir: state_dir.join("secrets"),
+            dir: Location::split(&state_dir.join("secrets"), 3)?,
         };
         match choice.as_str() {
             "file" => return Ok(file),
@@ -49,13 +58,13 @@ impl Secrets {
         match keyring_ready() {
             Ok(()) => Ok(Secrets::Keyring { service }),
             Err(why) => {
-                let notice = state_dir.join(".file-secrets-notice");
-                if !notice.exists() {
+                let state = Location::split(state_dir, 2)?.create()?;
+                if !state.is_file(FILE_NOTICE) {
                     eprintln!(
                         "zt: no OS keyring is available ({why}); keeping zt's secrets in {} (0600) instead",
                         state_dir.join("secrets").display()
                     );
-                    let _ = files::write_private(&notice, b"told\n");
+                    let _ = state.write_private(FILE_NOTICE, b"told\n");
                 }
                 Ok(file)
             }
@@ -65,7 +74,7 @@ impl Secrets {
     pub fn describe(&self) -> String {
         match self {
             Secrets::Keyring { .. } => "OS keyring".into(),
-            Secrets::File { dir } => format!("file {}", dir.display()),
+            Secrets::File { dir } => format!("file {}", dir.path().display()),
         }
     }
 
@@ -77,7 +86,10 @@ impl Secrets {
                 Err(e) => Err(keyring_error("read", e)),
             },
             Secrets::File { dir } => {
-                let bytes = files::read_secret(&dir.join(name))?;
+                let Some(dir) = dir.open()? else {
+                    return Ok(None);
+                };
+                let bytes = dir.read_secret(name)?;
                 Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
             }
         }
@@ -88,7 +100,7 @@ impl Secrets {
             Secrets::Keyring { service } => entry(service, name)?
                 .set_password(value)
                 .map_err(|e| keyring_error("write", e)),
-            Secrets::File { dir } => Ok(files::write_private(&dir.join(name), value.as_bytes())?),
+            Secrets::File { dir } => Ok(dir.create()?.write_private(name, value.as_bytes())?),
         }
     }
 
@@ -98,7 +110,10 @@ impl Secrets {
                 Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
                 Err(e) => Err(keyring_error("delete", e)),
             },
-            Secrets::File { dir } => Ok(files::remove(&dir.join(name))?),
+            Secrets::File { dir } => match dir.open()? {
+                Some(dir) => Ok(dir.remove(name)?),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -215,6 +230,31 @@ mod tests {
             self.keys.borrow_mut().clear();
             Ok(())
         }
+    }
+
+    /// Issue 12: the `secrets` directory is a link to someone else's directory. zt neither
+    /// reads the refresh token planted there nor writes or deletes its own.
+    #[cfg(unix)]
+    #[test]
+    fn file_secrets_refuse_a_symlinked_secrets_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Location::new(dir.path().join("state"), &["zt", "default"])
+            .create()
+            .unwrap();
+        let planted = dir.path().join("planted");
+        zt_os::files::write_private(&planted.join(REFRESH_TOKEN), b"theirs").unwrap();
+        std::os::unix::fs::symlink(&planted, state.path().join("secrets")).unwrap();
+        let secrets = Secrets::File {
+            dir: Location::split(&state.path().join("secrets"), 3).unwrap(),
+        };
+
+        assert!(matches!(secrets.get(REFRESH_TOKEN), Err(Error::File(_))));
+        assert!(secrets.set(REFRESH_TOKEN, "mine").is_err());
+        assert!(secrets.delete(REFRESH_TOKEN).is_err());
+        assert_eq!(
+            std::fs::read(planted.join(REFRESH_TOKEN)).unwrap(),
+            b"theirs"
+        );
     }
 
     #[test]

@@ -5,9 +5,8 @@
 
 use zt_core::posture::Failing;
 use zt_core::proto::{ErrorBody, ErrorCode};
+use zt_core::text::Printable;
 use zt_os::files::FileError;
-
-use super::http::sanitize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -58,7 +57,7 @@ pub enum Error {
     /// The device no longer meets the posture requirements its certificate was issued
     /// under (checked locally before a connection); the certificate was removed.
     #[error("this device no longer meets the posture requirements of rule {rule:?}: {}",
-        failing.iter().map(|f| f.requirement.as_str()).collect::<Vec<_>>().join(", "))]
+        failing.iter().map(|f| Printable(&f.requirement).to_string()).collect::<Vec<_>>().join(", "))]
     PostureLost { rule: String, failing: Vec<Failing> },
     /// zt's own files.
     #[error(transparent)]
@@ -151,15 +150,15 @@ impl BrokerRefusal {
             Ok(body) => BrokerRefusal {
                 status,
                 code: body.code(),
-                error: sanitize(&body.error),
-                description: Some(sanitize(&body.error_description)),
+                error: Printable(&body.error).to_string(),
+                description: Some(Printable(&body.error_description).to_string()),
                 failing: body
                     .failing
                     .iter()
                     .map(|f| Failing {
-                        requirement: sanitize(&f.requirement),
-                        evidence: sanitize(&f.evidence),
-                        fix: f.fix.as_deref().map(sanitize),
+                        requirement: Printable(&f.requirement).to_string(),
+                        evidence: Printable(&f.evidence).to_string(),
+                        fix: f.fix.as_deref().map(|fix| Printable(fix).to_string()),
                         check: f.check,
                     })
                     .collect(),
@@ -231,7 +230,7 @@ impl OAuthError {
             "access_denied" => OAuthError::AccessDenied,
             "expired_token" => OAuthError::ExpiredToken,
             "invalid_grant" => OAuthError::InvalidGrant,
-            other => OAuthError::Other(sanitize(other)),
+            other => OAuthError::Other(Printable(other).to_string()),
         }
     }
 }

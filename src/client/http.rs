@@ -6,10 +6,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::error::Error;
+use zt_core::text::Printable;
 
-/// HTTPS, or HTTP on loopback (development); nothing else.
+/// HTTPS, or HTTP on loopback (development); nothing else. The URL may come from the broker's
+/// discovery document: the error quotes it escaped and cut short.
 pub fn check_url(what: &str, text: &str) -> Result<url::Url, Error> {
-    zt_core::urls::https_or_loopback(what, text).map_err(|e| Error::config(e.to_string()))
+    zt_core::urls::https_or_loopback(what, text)
+        .map_err(|e| Error::config(Printable(&e.to_string()).to_string()))
 }
 
 pub fn client() -> Result<reqwest::Client, Error> {
@@ -57,13 +60,9 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    sanitize(&text)
-}
-
-/// Text from the network goes to a terminal: escaped and bounded, so a
-/// hostile server can neither rewrite the screen nor fill it.
-pub fn sanitize(text: &str) -> String {
-    zt_core::text::printable(text, 500)
+    // Text from the network goes to a terminal: escaped and bounded, so a hostile server can
+    // neither rewrite the screen nor fill it.
+    Printable(&text).to_string()
 }
 
 /// `openidconnect` speaks `http` crate requests; this runs them on reqwest.

@@ -9,71 +9,57 @@
 //!   entry; a `CertificateFile` would make ssh look for a private key file
 //!   first and print "Load key … invalid format").
 //!
-//! The links are relative, inside zt's 0700 directory, and replaced
-//! atomically (new link, then rename). zt itself never reads through them.
+//! The links are relative, inside zt's checked 0700 runtime directory, and
+//! replaced atomically (new link, then rename, relative to the directory's
+//! descriptor). zt itself never reads through them.
 
 use std::path::Path;
 
-use super::paths::Paths;
-use zt_os::files::{self, FileError};
+use super::error::Error;
+use super::paths::{CERTIFICATE, KEY, Paths, SSH_CERTIFICATE, SSH_IDENTITY};
+use zt_os::private_dir::PrivateDir;
 
 /// Point the links at the current key material.
-pub fn update(paths: &Paths, in_agent: bool) -> Result<(), FileError> {
+pub fn update(paths: &Paths, in_agent: bool) -> Result<(), Error> {
+    update_in(&paths.runtime()?, in_agent)
+}
+
+/// [`update`] in a runtime directory already open.
+pub fn update_in(runtime: &PrivateDir, in_agent: bool) -> Result<(), Error> {
     let (identity, certificate) = targets(in_agent);
-    replace_link(&paths.ssh_identity_link(), identity)?;
+    runtime.replace_symlink(SSH_IDENTITY, identity)?;
     match certificate {
-        Some(target) => replace_link(&paths.ssh_certificate_link(), target),
-        None => files::remove(&paths.ssh_certificate_link()),
+        Some(target) => runtime.replace_symlink(SSH_CERTIFICATE, target)?,
+        None => runtime.remove(SSH_CERTIFICATE)?,
     }
+    Ok(())
 }
 
 /// Whether the links already say what [`update`] would write.
 pub fn current(paths: &Paths, in_agent: bool) -> bool {
+    let Ok(Some(runtime)) = paths.existing_runtime() else {
+        return false;
+    };
     let (identity, certificate) = targets(in_agent);
-    let points = |link: &Path| std::fs::read_link(link).ok();
-    points(&paths.ssh_identity_link()).as_deref() == Some(Path::new(identity))
-        && points(&paths.ssh_certificate_link()).as_deref() == certificate.map(Path::new)
+    runtime.read_link(SSH_IDENTITY).as_deref() == Some(Path::new(identity))
+        && runtime.read_link(SSH_CERTIFICATE).as_deref() == certificate.map(Path::new)
 }
 
 /// Remove both links (logout).
-pub fn remove(paths: &Paths) -> Result<(), FileError> {
-    files::remove(&paths.ssh_identity_link())?;
-    files::remove(&paths.ssh_certificate_link())
+pub fn remove(paths: &Paths) -> Result<(), Error> {
+    if let Some(runtime) = paths.existing_runtime()? {
+        runtime.remove(SSH_IDENTITY)?;
+        runtime.remove(SSH_CERTIFICATE)?;
+    }
+    Ok(())
 }
 
 fn targets(in_agent: bool) -> (&'static str, Option<&'static str>) {
     if in_agent {
-        ("id_ed25519-cert.pub", None)
+        (CERTIFICATE, None)
     } else {
-        ("id_ed25519", Some("id_ed25519-cert.pub"))
+        (KEY, Some(CERTIFICATE))
     }
-}
-
-#[cfg(unix)]
-fn replace_link(link: &Path, target: &str) -> Result<(), FileError> {
-    let io = |source| FileError::Io {
-        path: link.to_owned(),
-        source,
-    };
-    if let Some(parent) = link.parent() {
-        files::private_dir(parent)?;
-    }
-    let tmp = link.with_file_name(format!(
-        ".{}.tmp-{}-{}",
-        link.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id(),
-        zt_core::jose::random_id()
-    ));
-    std::os::unix::fs::symlink(target, &tmp).map_err(io)?;
-    std::fs::rename(&tmp, link).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
-}
-
-#[cfg(not(unix))]
-fn replace_link(_link: &Path, _target: &str) -> Result<(), FileError> {
-    Ok(())
 }
 
 #[cfg(all(test, unix))]
@@ -84,9 +70,9 @@ mod tests {
     fn links_follow_the_key_location() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths {
-            config_file: dir.path().join("c"),
-            state_dir: dir.path().join("s"),
-            runtime_dir: dir.path().join("r"),
+            config_file: dir.path().join("config/zt/config.toml"),
+            state_dir: dir.path().join("state/zt/default"),
+            runtime_dir: dir.path().join("run/zt/default"),
         };
         assert!(!current(&paths, false));
         update(&paths, false).unwrap();

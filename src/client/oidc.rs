@@ -19,7 +19,8 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, IdpOperation, IdpRefusal, OAuthError, Peer};
-use super::http::{OidcHttp, sanitize};
+use super::http::OidcHttp;
+use zt_core::text::Printable;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ExtraMetadata {
@@ -107,7 +108,7 @@ impl Idp {
             .map_err(|e| {
                 let mut error = Error::unreachable(Peer::IdentityProvider, &e);
                 if let Error::Unreachable { detail, .. } = &mut error {
-                    *detail = format!("discovery of {} failed: {detail}", sanitize(issuer));
+                    *detail = format!("discovery of {} failed: {detail}", Printable(issuer));
                 }
                 error
             })?;
@@ -216,8 +217,8 @@ impl Idp {
         let claims = id_token
             .claims(&self.client.id_token_verifier(), no_nonce)
             .map_err(|e| Error::IdTokenRejected {
-                issuer: sanitize(&self.issuer),
-                reason: sanitize(&e.to_string()),
+                issuer: Printable(&self.issuer).to_string(),
+                reason: Printable(&e.to_string()).to_string(),
             })?;
         let verified_email = claims.email_verified().unwrap_or(false);
         let groups = groups_claim(&id_token.to_string());
@@ -257,7 +258,11 @@ where
             // Every standard error response serialises to `{"error": ..., ...}`; reading the
             // code from there works for the device grant's and the token endpoint's types.
             let body = serde_json::to_value(&r).unwrap_or_default();
-            let text = |name: &str| body.get(name).and_then(|v| v.as_str()).map(sanitize);
+            let text = |name: &str| {
+                body.get(name)
+                    .and_then(|v| v.as_str())
+                    .map(|text| Printable(text).to_string())
+            };
             IdpRefusal {
                 operation,
                 code: OAuthError::parse(&text("error").unwrap_or_default()),

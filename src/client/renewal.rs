@@ -4,11 +4,9 @@
 //! processes started at once (Ansible forks, `Match exec`) renew once and
 //! never race each other with the same rotating refresh token.
 
-use std::fs::OpenOptions;
-
 use super::credentials::Secrets;
 use super::error::Error;
-use super::paths::Paths;
+use super::paths::{Paths, RENEW_LOCK};
 use super::posture_gate;
 use super::session::{self, Session};
 use crate::posture::RealMachine;
@@ -45,19 +43,16 @@ pub fn ensure_certificate(
     Ok(session)
 }
 
-/// An exclusive lock on the profile's `renew.lock`, released on drop.
+/// An exclusive lock on the profile's `renew.lock` (in the checked state
+/// directory, not followed if it is a link), released on drop.
 fn lock(paths: &Paths) -> Result<std::fs::File, Error> {
-    zt_os::files::private_dir(&paths.state_dir)?;
-    let path = paths.renew_lock_file();
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&path)
-        .map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
-    exclusive(&file)
-        .map_err(|e| Error::internal(format!("cannot lock {}: {e}", path.display())))?;
+    let file = paths.state()?.lock_file(RENEW_LOCK)?;
+    exclusive(&file).map_err(|e| {
+        Error::internal(format!(
+            "cannot lock {}: {e}",
+            paths.renew_lock_file().display()
+        ))
+    })?;
     Ok(file)
 }
 

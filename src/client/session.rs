@@ -12,12 +12,13 @@ use super::broker::BrokerClient;
 use super::credentials::{DEVICE_KEY, REFRESH_TOKEN, Secrets};
 use super::error::Error;
 use super::oidc::{Idp, Tokens};
-use super::paths::Paths;
+use super::paths::{CERTIFICATE, KEY, KNOWN_HOSTS, PUBLIC_KEY, Paths, SESSION};
 use crate::posture::{self, RealMachine, Scope};
 use zt_core::jose::{self, SigningKey};
 use zt_core::proto::{BrokerConfiguration, ErrorCode, PostureOutcome};
+use zt_core::text::Printable;
 use zt_os::clock::unix_now;
-use zt_os::files;
+use zt_os::private_dir::PrivateDir;
 
 /// `zt ssh` renews when less than this is left on the certificate.
 pub const RENEW_MARGIN_SECS: u64 = 120;
@@ -62,12 +63,19 @@ pub struct CertificateInfo {
 
 impl Session {
     pub fn load(paths: &Paths) -> Result<Option<Self>, Error> {
-        let Some(bytes) = files::read_secret(&paths.session_file())? else {
+        let Some(state) = paths.existing_state()? else {
+            return Ok(None);
+        };
+        let Some(bytes) = state.read_secret(SESSION)? else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Error::config_with_hint(
-                format!("{} is damaged ({e})", paths.session_file().display()),
+                format!(
+                    "{} is damaged ({})",
+                    paths.session_file().display(),
+                    Printable(&e.to_string())
+                ),
                 "run `zt logout` then `zt login`",
             )
         })
@@ -75,11 +83,12 @@ impl Session {
 
     pub fn save(&self, paths: &Paths) -> Result<(), Error> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))?;
-        Ok(files::write_private(&paths.session_file(), &text)?)
+        Ok(paths.state()?.write_private(SESSION, &text)?)
     }
 
     /// A certificate usable for at least `margin` more seconds, judged
-    /// from local files only (no network).
+    /// from local files only (no network). A runtime directory zt refuses
+    /// holds no usable certificate (renewal then says why).
     pub fn usable_certificate(
         &self,
         paths: &Paths,
@@ -87,9 +96,10 @@ impl Session {
         margin: u64,
     ) -> Option<&CertificateInfo> {
         let cert = self.certificate.as_ref()?;
+        let runtime = paths.existing_runtime().ok().flatten()?;
         let fresh = cert.valid_before >= now + margin;
-        let key_ok = cert.in_agent || paths.key_file().exists();
-        (fresh && key_ok && paths.certificate_file().exists()).then_some(cert)
+        let key_ok = cert.in_agent || runtime.is_file(KEY);
+        (fresh && key_ok && runtime.is_file(CERTIFICATE)).then_some(cert)
     }
 }
 
@@ -107,9 +117,32 @@ pub fn remove_expired_files(paths: &Paths, now: u64) {
     if cert.in_agent || cert.valid_before > now {
         return;
     }
-    for path in [paths.key_file(), paths.certificate_file()] {
-        let _ = files::remove(&path);
+    let Ok(Some(runtime)) = paths.existing_runtime() else {
+        return;
+    };
+    for name in [KEY, CERTIFICATE] {
+        let _ = runtime.remove(name);
     }
+}
+
+/// The certificate zt installed in the runtime directory, if it is there and readable.
+pub fn installed_certificate(runtime: &PrivateDir) -> Option<Certificate> {
+    let bytes = runtime.read_secret(CERTIFICATE).ok()??;
+    Certificate::from_openssh(String::from_utf8_lossy(&bytes).trim()).ok()
+}
+
+/// Remove the profile's files (logout): key, certificate, known_hosts, session. Directories
+/// zt refuses are reported, not entered.
+pub fn remove_files(paths: &Paths) -> Result<(), Error> {
+    if let Some(runtime) = paths.existing_runtime()? {
+        for name in [KEY, PUBLIC_KEY, CERTIFICATE, KNOWN_HOSTS] {
+            runtime.remove(name)?;
+        }
+    }
+    if let Some(state) = paths.existing_state()? {
+        state.remove(SESSION)?;
+    }
+    Ok(())
 }
 
 /// What every zt run does first, cheaply: delete expired key files and
@@ -152,6 +185,8 @@ pub async fn obtain_certificate(
     paths: &Paths,
     previous: Option<&CertificateInfo>,
 ) -> Result<CertificateInfo, Error> {
+    // Before the broker issues anything: a runtime directory zt refuses is refused now.
+    let runtime = paths.runtime()?;
     let access_token = broker.exchange(config, device, id_token).await?;
     let key = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)
         .map_err(|e| Error::internal(format!("cannot generate an SSH key: {e}")))?;
@@ -160,19 +195,21 @@ pub async fn obtain_certificate(
     let response = broker
         .certificate(config, device, &access_token, &key, Some(&report))
         .await?;
-    let cert = Certificate::from_openssh(&response.certificate)
-        .map_err(|e| Error::Protocol(format!("the broker sent an unreadable certificate: {e}")))?;
+    let cert = Certificate::from_openssh(&response.certificate).map_err(|e| {
+        // ssh-key names an unknown algorithm as the certificate spells it.
+        Error::Protocol(format!(
+            "the broker sent an unreadable certificate: {}",
+            Printable(&e.to_string())
+        ))
+    })?;
     check_certificate(&cert, &key, config)?;
     if previous.is_some_and(|p| p.in_agent) {
-        if let Some(old) = std::fs::read_to_string(paths.certificate_file())
-            .ok()
-            .and_then(|t| Certificate::from_openssh(t.trim()).ok())
-        {
+        if let Some(old) = installed_certificate(&runtime) {
             let _ = super::agent::remove(&old);
         }
     }
-    let in_agent = install(&key, &cert, &response.certificate, paths)?;
-    write_known_hosts(paths, config)?;
+    let in_agent = install(&key, &cert, &response.certificate, paths, &runtime)?;
+    write_known_hosts(&runtime, config)?;
     Ok(CertificateInfo {
         serial: response.serial,
         key_id: response.key_id,
@@ -188,20 +225,15 @@ pub async fn obtain_certificate(
 /// Remove the session's certificate: its agent entry, its key and certificate files, and
 /// its record in session.json.
 pub fn discard_certificate(paths: &Paths, session: &mut Session) -> Result<(), Error> {
-    if session.certificate.as_ref().is_some_and(|c| c.in_agent) {
-        if let Some(cert) = std::fs::read_to_string(paths.certificate_file())
-            .ok()
-            .and_then(|t| Certificate::from_openssh(t.trim()).ok())
-        {
-            let _ = super::agent::remove(&cert);
+    if let Some(runtime) = paths.existing_runtime()? {
+        if session.certificate.as_ref().is_some_and(|c| c.in_agent) {
+            if let Some(cert) = installed_certificate(&runtime) {
+                let _ = super::agent::remove(&cert);
+            }
         }
-    }
-    for path in [
-        paths.key_file(),
-        paths.public_key_file(),
-        paths.certificate_file(),
-    ] {
-        files::remove(&path)?;
+        for name in [KEY, PUBLIC_KEY, CERTIFICATE] {
+            runtime.remove(name)?;
+        }
     }
     session.certificate = None;
     session.save(paths)
@@ -243,6 +275,7 @@ fn install(
     cert: &Certificate,
     cert_text: &str,
     paths: &Paths,
+    runtime: &PrivateDir,
 ) -> Result<bool, Error> {
     let lifetime = cert
         .valid_before()
@@ -252,43 +285,43 @@ fn install(
         .public_key()
         .to_openssh()
         .map_err(|e| Error::internal(e.to_string()))?;
-    files::write_private(&paths.public_key_file(), format!("{public}\n").as_bytes())?;
-    files::write_private(
-        &paths.certificate_file(),
-        format!("{}\n", cert_text.trim()).as_bytes(),
-    )?;
+    runtime.write_private(PUBLIC_KEY, format!("{public}\n").as_bytes())?;
+    runtime.write_private(CERTIFICATE, format!("{}\n", cert_text.trim()).as_bytes())?;
     let in_agent = super::agent::socket().is_some()
         && super::agent::add(key, cert, lifetime, &super::agent::comment(paths)).is_ok();
     if in_agent {
-        files::remove(&paths.key_file())?;
+        runtime.remove(KEY)?;
     } else {
         let text = key
             .to_openssh(LineEnding::LF)
             .map_err(|e| Error::internal(e.to_string()))?;
-        files::write_private(&paths.key_file(), text.as_bytes())?;
+        runtime.write_private(KEY, text.as_bytes())?;
     }
-    super::identity_links::update(paths, in_agent)?;
+    super::identity_links::update_in(runtime, in_agent)?;
     Ok(in_agent)
 }
 
-fn write_known_hosts(paths: &Paths, config: &BrokerConfiguration) -> Result<(), Error> {
+fn write_known_hosts(runtime: &PrivateDir, config: &BrokerConfiguration) -> Result<(), Error> {
     let mut text =
         String::from("# Written by zt: hosts are trusted only through the broker's host CA.\n");
     for key in &config.host_ca_keys {
         // Checked by `check_configuration`; re-encoded so nothing but the
         // key itself can reach the file.
-        let key = super::broker::ca_key(key)
-            .map_err(|e| Error::Protocol(format!("the broker sent a bad host CA key: {e}")))?;
+        let key = super::broker::ca_key(key).map_err(|e| {
+            Error::Protocol(format!(
+                "the broker sent a bad host CA key: {}",
+                Printable(&e.to_string())
+            ))
+        })?;
         text.push_str(&format!("@cert-authority * {key}\n"));
     }
-    Ok(files::write_private(
-        &paths.known_hosts_file(),
-        text.as_bytes(),
-    )?)
+    Ok(runtime.write_private(KNOWN_HOSTS, text.as_bytes())?)
 }
 
 /// Renew without a prompt: refresh token → ID token → exchange → cert.
 pub async fn renew(paths: &Paths, secrets: &Secrets, session: &mut Session) -> Result<(), Error> {
+    // Refused before the network, not after the refresh token was spent.
+    paths.prepare()?;
     let (broker, config, idp) = connect(&session.broker).await?;
     let device = device_key(secrets)?;
     let previous = session.certificate.as_ref();
@@ -362,12 +395,13 @@ pub fn remaining(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zt_os::files;
 
     fn paths(dir: &std::path::Path) -> Paths {
         Paths {
-            config_file: dir.join("config.toml"),
-            state_dir: dir.join("state"),
-            runtime_dir: dir.join("run"),
+            config_file: dir.join("config/zt/config.toml"),
+            state_dir: dir.join("state/zt/default"),
+            runtime_dir: dir.join("run/zt/default"),
         }
     }
 
@@ -413,5 +447,53 @@ mod tests {
         remove_expired_files(&live, 100);
         assert!(live.key_file().exists());
         assert!(live.certificate_file().exists());
+    }
+
+    /// Issue 12: `…/zt` in the state directory is a link to a directory someone else
+    /// controls. zt neither reads the session planted there nor writes its own into it.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_state_directory_is_neither_read_nor_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let planted = dir.path().join("planted");
+        let text = serde_json::to_vec(&session(u64::MAX, false)).unwrap();
+        files::write_private(&planted.join("default/session.json"), &text).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(&planted, dir.path().join("state/zt")).unwrap();
+
+        let loaded = Session::load(&paths);
+        assert!(
+            matches!(loaded, Err(Error::File(_))),
+            "the planted session was read: {loaded:?}"
+        );
+        let mut mine = session(1, false);
+        mine.subject = "mine".into();
+        assert!(mine.save(&paths).is_err(), "saved through the link");
+        let kept = std::fs::read(planted.join("default/session.json")).unwrap();
+        assert_eq!(kept, text, "the planted session was replaced");
+    }
+
+    /// Issue 12: the runtime directory's `zt` is a link into a directory of the user's
+    /// own keys (planted under a shared TMPDIR). Discarding the certificate must not delete
+    /// the files it points at.
+    #[cfg(unix)]
+    #[test]
+    fn discarding_a_certificate_never_deletes_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths(dir.path());
+        let mut session = session(u64::MAX, false);
+        session.save(&paths).unwrap();
+        let victim = dir.path().join("dot-ssh");
+        files::write_private(&victim.join("default/id_ed25519"), b"the user's own key").unwrap();
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("run/zt")).unwrap();
+
+        let discarded = discard_certificate(&paths, &mut session);
+        assert!(discarded.is_err(), "followed the link");
+        assert!(
+            victim.join("default/id_ed25519").exists(),
+            "deleted through the link"
+        );
     }
 }

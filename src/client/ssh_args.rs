@@ -1,11 +1,14 @@
 //! Building the `ssh` command line for `zt ssh`. Pure.
 //!
-//! zt's options go first, because ssh keeps the first value it sees for an
-//! option. The destination is passed after `--`, so a host name can never
-//! be read as an option; one that starts with `-` is refused outright.
+//! zt reads its arguments as ssh(1) reads them ([`parse`] has the rules), puts its own options
+//! first, because ssh keeps the first value it sees for an option, and passes the destination
+//! after `--` ([`build`]), so a host name can never be read as an option; one that starts with
+//! `-` is refused outright.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use zt_core::text::{Printable, needs_escape, quoted};
 
 use super::paths::Paths;
 
@@ -13,6 +16,20 @@ use super::paths::Paths;
 const WITH_ARGUMENT: &str = "BbcDEeFIiJLlmOoPpQRSWw";
 /// ssh options that take none.
 const FLAGS: &str = "46AaCfGgKkMNnqsTtVvXxYy";
+
+/// ssh_config keywords (lower case) that make ssh run or load a program on this machine:
+/// a command (`ProxyCommand`, `LocalCommand` with `PermitLocalCommand`, `KnownHostsCommand`,
+/// `XAuthLocation` with X11 forwarding) or a shared library (`PKCS11Provider`,
+/// `SecurityKeyProvider`). `ProxyJump` (`-J`) runs only ssh itself and is not among them.
+const RUNS_LOCAL_PROGRAMS: &[&str] = &[
+    "proxycommand",
+    "localcommand",
+    "permitlocalcommand",
+    "knownhostscommand",
+    "xauthlocation",
+    "pkcs11provider",
+    "securitykeyprovider",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshInvocation {
@@ -24,25 +41,73 @@ pub struct SshInvocation {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SshArgsError {
-    #[error("no destination given: zt ssh [ssh options] [user@]host [command…]")]
+    #[error("no destination given: zt ssh [ssh options] [--] [user@]host [command…]")]
     NoDestination,
     #[error("ssh option -{0} needs a value")]
     MissingValue(char),
-    #[error("unknown ssh option -{0} (zt ssh passes ssh(1)'s own options; see `zt ssh --help`)")]
+    #[error(
+        "unknown ssh option -{} (zt ssh passes ssh(1)'s own options; see `zt ssh --help`)",
+        Printable(&.0.to_string())
+    )]
     UnknownOption(char),
-    #[error("destination {0:?} looks like an option or contains control characters; refused")]
+    #[error(
+        "destination {} starts with '-' (ssh would read it as an option) or contains control or invisible characters; refused",
+        quoted(.0, 200)
+    )]
     BadDestination(String),
 }
 
-/// Split `zt ssh` arguments into ssh options, destination and command.
+/// Put back the `--` that clap took from the command line.
 ///
-/// Like ssh itself, options may also follow the destination
-/// (`zt ssh host -p 2222 -- id -un`); a `--` ends the options and is not
-/// part of the remote command.
+/// clap reads a `--` that comes first after `zt ssh` as its own separator and drops it, so
+/// `zt ssh -- -oProxyCommand=… host` would reach [`parse`] as `-oProxyCommand=… host`: an
+/// option and a destination. zt's arguments are always the last ones of the process's
+/// command line (clap captures every argument from the first of them on, verbatim), so the
+/// argument just before them says whether clap dropped one: it did when that argument is
+/// `--` (clap refuses `--` as the value of `--profile`, zt's only global option with a
+/// value). `argv` is the whole command line, program name included. When `parsed` is not its
+/// tail (zt was not started with this command line), `parsed` is returned unchanged.
+pub fn restore_separator(argv: &[OsString], parsed: Vec<OsString>) -> Vec<OsString> {
+    let Some(before) = argv.len().checked_sub(parsed.len() + 1) else {
+        return parsed;
+    };
+    if argv[before] != "--" || argv[before + 1..] != parsed[..] {
+        return parsed;
+    }
+    let mut out = Vec::with_capacity(parsed.len() + 1);
+    out.push(OsString::from("--"));
+    out.extend(parsed);
+    out
+}
+
+/// Split `zt ssh` arguments into ssh options, destination and command, as ssh(1) itself
+/// reads them (OpenSSH's `main()`, whose getopt does not reorder arguments):
+///
+/// 1. Options come first. They end at the first argument that does not start with `-`
+///    (`-` alone is not an option), or at `--`, which is dropped. An option's value is the
+///    rest of its argument (`-p2222`, `-oName=value`) or the next argument (`-p 2222`,
+///    `-o "Name value"`), whatever that looks like.
+/// 2. The next argument is the destination. zt refuses it (usage error, exit 2) when it is
+///    empty, starts with `-`, or contains a character that [`needs_escape`] (a control,
+///    bidirectional or invisible character): no host name has one.
+/// 3. Without a `--` before the destination, more options may follow it, up to the next
+///    argument that is not an option, or up to a `--` (dropped): `zt ssh host -p 2222 id`.
+/// 4. With a `--` before the destination, nothing after the destination is an option:
+///    `zt ssh -- host -v` runs the remote command `-v`.
+/// 5. The rest is the remote command, unchanged.
+///
+/// So an argument that starts with `-` is never the destination: before the destination it
+/// is an option (with or without a `--` after it), exactly as for ssh, and after a `--` it is
+/// refused. `zt ssh "$HOST"` with `HOST=-oProxyCommand=…` asks ssh to run that command, as
+/// `ssh "$HOST"` would; scripts write `zt ssh [ssh options] -- "$HOST" [command…]`, the one
+/// form in which the host is always the destination, and [`local_program_options`] finds the
+/// options zt warns about. [`build`] hands ssh the destination after a `--` of its own, so ssh
+/// never reads the destination or the command as an option either.
 pub fn parse(args: &[OsString]) -> Result<SshInvocation, SshArgsError> {
     let mut options = Vec::new();
     let mut i = take_options(args, 0, &mut options)?;
-    if args.get(i).is_some_and(|a| a == "--") {
+    let terminated = args.get(i).is_some_and(|a| a == "--");
+    if terminated {
         i += 1;
     }
     let destination = args
@@ -52,13 +117,16 @@ pub fn parse(args: &[OsString]) -> Result<SshInvocation, SshArgsError> {
         .into_owned();
     if destination.is_empty()
         || destination.starts_with('-')
-        || destination.chars().any(char::is_control)
+        || destination.chars().any(needs_escape)
     {
         return Err(SshArgsError::BadDestination(destination));
     }
-    let mut i = take_options(args, i + 1, &mut options)?;
-    if args.get(i).is_some_and(|a| a == "--") {
-        i += 1;
+    i += 1;
+    if !terminated {
+        i = take_options(args, i, &mut options)?;
+        if args.get(i).is_some_and(|a| a == "--") {
+            i += 1;
+        }
     }
     Ok(SshInvocation {
         options,
@@ -98,6 +166,97 @@ fn take_options(
     Ok(i)
 }
 
+/// One option that takes a value, from options as [`parse`] split them.
+struct Valued {
+    letter: char,
+    value: String,
+    /// As given: one argument (`-oName=value`) or two (`-o Name=value`).
+    given: String,
+}
+
+/// The options of `options` that take a value, with their values, in every spelling:
+/// `-p 22`, `-p22`, `-tp 22`, `-tp22`.
+fn valued_options(options: &[OsString]) -> Vec<Valued> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < options.len() {
+        let arg = options[i].to_string_lossy();
+        let letters: Vec<char> = arg.chars().skip(1).collect();
+        for (pos, c) in letters.iter().enumerate() {
+            if WITH_ARGUMENT.contains(*c) {
+                let (value, given) = if pos + 1 == letters.len() {
+                    i += 1;
+                    let value = options
+                        .get(i)
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let given = format!("{arg} {value}");
+                    (value, given)
+                } else {
+                    (letters[pos + 1..].iter().collect(), arg.to_string())
+                };
+                out.push(Valued {
+                    letter: *c,
+                    value,
+                    given,
+                });
+                break;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The flags (options without a value) of `options`: `-tA` is `t` and `A`.
+fn flags(options: &[OsString]) -> Vec<char> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < options.len() {
+        let arg = options[i].to_string_lossy();
+        let letters: Vec<char> = arg.chars().skip(1).collect();
+        for (pos, c) in letters.iter().enumerate() {
+            if WITH_ARGUMENT.contains(*c) {
+                if pos + 1 == letters.len() {
+                    i += 1;
+                }
+                break;
+            }
+            out.push(*c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The keyword of one `-o` value as ssh reads it, in lower case: `Name=value`, `Name value`,
+/// ` Name = value`, `"Name" value`.
+fn keyword(option: &str) -> String {
+    option
+        .trim_start()
+        .trim_start_matches('"')
+        .split(|c: char| c == '=' || c == '"' || c.is_whitespace())
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The options in `options` (as [`parse`] split them) that make ssh run or load a program
+/// on this machine: `-o` with a keyword of [`RUNS_LOCAL_PROGRAMS`] in any spelling, and `-I`
+/// (a PKCS#11 library). Each as given, for a warning: such an option may be a host name
+/// that a script put where ssh reads options.
+pub fn local_program_options(options: &[OsString]) -> Vec<String> {
+    valued_options(options)
+        .into_iter()
+        .filter(|v| match v.letter {
+            'o' => RUNS_LOCAL_PROGRAMS.contains(&keyword(&v.value).as_str()),
+            'I' => true,
+            _ => false,
+        })
+        .map(|v| v.given)
+        .collect()
+}
+
 /// Forwarding an ssh command line asks for; sshd grants each only when
 /// the certificate carries the matching `permit-…` extension.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,33 +269,16 @@ pub struct Forwarding {
 
 /// What `options` (as split by [`parse`]) ask to forward. Pure.
 pub fn requested_forwarding(options: &[OsString]) -> Forwarding {
-    let mut wanted = Forwarding::default();
-    let mut i = 0;
-    while i < options.len() {
-        let arg = options[i].to_string_lossy();
-        let letters: Vec<char> = arg.chars().skip(1).collect();
-        for (pos, c) in letters.iter().enumerate() {
-            if WITH_ARGUMENT.contains(*c) {
-                let value: String = if pos + 1 == letters.len() {
-                    i += 1;
-                    options
-                        .get(i)
-                        .map(|v| v.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                } else {
-                    letters[pos + 1..].iter().collect()
-                };
-                match c {
-                    'L' | 'R' | 'D' | 'W' => wanted.ports = true,
-                    'o' => apply_option(&value, &mut wanted),
-                    _ => {}
-                }
-                break;
-            } else if *c == 'A' {
-                wanted.agent = true;
-            }
+    let mut wanted = Forwarding {
+        agent: flags(options).contains(&'A'),
+        ports: false,
+    };
+    for v in valued_options(options) {
+        match v.letter {
+            'L' | 'R' | 'D' | 'W' => wanted.ports = true,
+            'o' => apply_option(&v.value, &mut wanted),
+            _ => {}
         }
-        i += 1;
     }
     wanted
 }
@@ -275,16 +417,175 @@ mod tests {
             parse(&args(&["--", "-oProxyCommand=sh"])),
             Err(SshArgsError::BadDestination("-oProxyCommand=sh".into()))
         );
-        assert_eq!(
-            parse(&args(&["host\nx"])),
-            Err(SshArgsError::BadDestination("host\nx".into()))
-        );
+        for hostile in [
+            "host\nx",
+            "host\u{1b}[2J",
+            "host\u{9b}1m",
+            "\u{202e}tsoh",
+            "ho\u{200b}st",
+            "",
+            "-",
+        ] {
+            assert_eq!(
+                parse(&args(&[hostile])),
+                Err(SshArgsError::BadDestination(hostile.into())),
+                "{hostile:?}"
+            );
+        }
         assert_eq!(parse(&args(&["-p"])), Err(SshArgsError::MissingValue('p')));
         assert_eq!(
             parse(&args(&["-Z", "host"])),
             Err(SshArgsError::UnknownOption('Z'))
         );
         assert_eq!(parse(&args(&["-v"])), Err(SshArgsError::NoDestination));
+        assert_eq!(
+            parse(&args(&["-v", "--"])),
+            Err(SshArgsError::NoDestination)
+        );
+        // The messages quote what they refuse escaped.
+        let shown = SshArgsError::UnknownOption('\u{1b}').to_string();
+        assert!(shown.starts_with(r"unknown ssh option -\u{1b} "), "{shown}");
+        let shown = SshArgsError::BadDestination("-o\nx\u{202e}".into()).to_string();
+        assert!(!shown.chars().any(needs_escape), "{shown}");
+    }
+
+    #[test]
+    fn a_double_dash_first_makes_the_next_argument_the_destination_whatever_it_looks_like() {
+        // As scripts write it: the host, then the command, even one that starts with `-`.
+        let inv = parse(&args(&["--", "ops@host", "-v", "-oProxyCommand=x"])).unwrap();
+        assert!(inv.options.is_empty());
+        assert_eq!(inv.destination, "ops@host");
+        assert_eq!(inv.command, args(&["-v", "-oProxyCommand=x"]));
+        for hostile in ["-oProxyCommand=touch /tmp/x", "-v", "--", "-", "--help"] {
+            assert_eq!(
+                parse(&args(&["--", hostile, "true"])),
+                Err(SshArgsError::BadDestination(hostile.into())),
+                "{hostile:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_then_a_double_dash_end_the_options() {
+        let inv = parse(&args(&["-p", "2222", "-v", "--", "host", "-l", "x"])).unwrap();
+        assert_eq!(inv.options, args(&["-p", "2222", "-v"]));
+        assert_eq!(inv.destination, "host");
+        assert_eq!(inv.command, args(&["-l", "x"]));
+        assert_eq!(
+            parse(&args(&["-p", "2222", "--", "-oProxyCommand=sh", "true"])),
+            Err(SshArgsError::BadDestination("-oProxyCommand=sh".into()))
+        );
+        // An option's value is the next argument, whatever it looks like: never a destination.
+        let inv = parse(&args(&["-o", "--", "host"])).unwrap();
+        assert_eq!(
+            (inv.options, inv.destination),
+            (args(&["-o", "--"]), "host".into())
+        );
+    }
+
+    #[test]
+    fn without_a_double_dash_an_argument_that_starts_with_a_dash_is_an_option_as_for_ssh() {
+        // `zt ssh "$HOST" true` with a hostile HOST: ssh would read it as an option too; zt
+        // passes it as one (and warns), never as the destination.
+        let inv = parse(&args(&["-oProxyCommand=touch /tmp/x", "true"])).unwrap();
+        assert_eq!(inv.options, args(&["-oProxyCommand=touch /tmp/x"]));
+        assert_eq!(inv.destination, "true");
+        assert!(inv.command.is_empty());
+        assert_eq!(
+            local_program_options(&inv.options),
+            ["-oProxyCommand=touch /tmp/x"]
+        );
+        // Options after the destination, up to the command or `--`.
+        let inv = parse(&args(&["host", "-v", "-oProxyCommand=x", "id", "-un"])).unwrap();
+        assert_eq!(inv.options, args(&["-v", "-oProxyCommand=x"]));
+        assert_eq!(inv.command, args(&["id", "-un"]));
+        let inv = parse(&args(&["host", "-v", "--", "-oProxyCommand=x"])).unwrap();
+        assert_eq!(inv.options, args(&["-v"]));
+        assert_eq!(inv.command, args(&["-oProxyCommand=x"]));
+    }
+
+    #[test]
+    fn the_double_dash_clap_drops_is_put_back() {
+        let argv = |list: &[&str]| args(list);
+        // `zt ssh -- -oProxyCommand=… true`: clap hands over `-oProxyCommand=… true`.
+        let restored = restore_separator(
+            &argv(&["zt", "ssh", "--", "-oProxyCommand=x", "true"]),
+            argv(&["-oProxyCommand=x", "true"]),
+        );
+        assert_eq!(restored, argv(&["--", "-oProxyCommand=x", "true"]));
+        assert_eq!(
+            parse(&restored),
+            Err(SshArgsError::BadDestination("-oProxyCommand=x".into()))
+        );
+        let restored = restore_separator(
+            &argv(&["zt", "--profile", "p", "ssh", "--json", "--", "host", "id"]),
+            argv(&["host", "id"]),
+        );
+        assert_eq!(restored, argv(&["--", "host", "id"]));
+        // A second `--` is kept by clap: only the first is put back.
+        let restored = restore_separator(
+            &argv(&["zt", "ssh", "--", "--", "host"]),
+            argv(&["--", "host"]),
+        );
+        assert_eq!(restored, argv(&["--", "--", "host"]));
+        assert!(matches!(
+            parse(&restored),
+            Err(SshArgsError::BadDestination(_))
+        ));
+        // Nothing dropped: unchanged.
+        for (line, parsed) in [
+            (
+                &["zt", "ssh", "-v", "--", "host"][..],
+                &["-v", "--", "host"][..],
+            ),
+            (&["zt", "ssh", "host", "--", "id"], &["host", "--", "id"]),
+            (&["zt", "--profile=x", "ssh", "host"], &["host"]),
+            // Not this process's command line.
+            (&["zt", "--", "other"], &["host"]),
+            (&[], &["host"]),
+        ] {
+            assert_eq!(restore_separator(&argv(line), argv(parsed)), argv(parsed));
+        }
+    }
+
+    #[test]
+    fn options_that_run_local_programs_are_found_in_every_spelling() {
+        let found = |list: &[&str]| local_program_options(&parse(&args(list)).unwrap().options);
+        for spelling in [
+            &["-oProxyCommand=sh", "host"][..],
+            &["-o", "ProxyCommand=sh", "host"],
+            &["-o", "ProxyCommand sh", "host"],
+            &["-o", "  proxycommand = sh", "host"],
+            &["-oPROXYCOMMAND sh", "host"],
+            &["-o", "\"ProxyCommand\" sh", "host"],
+            &["-vo", "ProxyCommand=sh", "host"],
+            &["-voProxyCommand=sh", "host"],
+            &["host", "-o", "ProxyCommand=sh"],
+            &["-o", "LocalCommand=sh", "host"],
+            &["-oPermitLocalCommand=yes", "host"],
+            &["-o", "KnownHostsCommand /bin/sh", "host"],
+            &["-o", "XAuthLocation=/tmp/x", "-X", "host"],
+            &["-oPKCS11Provider=/tmp/x.so", "host"],
+            &["-o", "SecurityKeyProvider=/tmp/x.so", "host"],
+            &["-I", "/tmp/x.so", "host"],
+        ] {
+            assert_eq!(found(spelling).len(), 1, "{spelling:?}");
+        }
+        assert_eq!(
+            found(&["-o", "ProxyCommand=a", "-oLocalCommand=b", "host"]),
+            ["-o ProxyCommand=a", "-oLocalCommand=b"]
+        );
+        for harmless in [
+            &["host"][..],
+            &["-J", "jump", "host"],
+            &["-oProxyJump=jump", "host"],
+            &["-o", "ProxyUseFdpass=no", "host"],
+            &["-p", "22", "-l", "ProxyCommand", "host"],
+            &["-o", "User=ProxyCommand", "host"],
+            &["--", "host", "-oProxyCommand=sh"],
+        ] {
+            assert!(found(harmless).is_empty(), "{harmless:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod idp_urls;
 mod posture;
 mod proofs;
 mod rate_limits;
+mod slow_connections;
 mod transport;
 
 use crate::e2e::fixture::Broker;

@@ -349,6 +349,9 @@ fn weak_or_wrong_subject_keys_are_refused() {
     );
 }
 
+/// Headers a case adds, given two fresh proofs.
+type ExtraHeaders = Box<dyn Fn(&str, &str) -> Vec<(&'static str, String)>>;
+
 #[test]
 fn repeated_security_headers_are_refused() {
     let (idp, broker) = setup();
@@ -358,12 +361,7 @@ fn repeated_security_headers_are_refused() {
     let url = caller.certificate_url();
     let json = "application/json";
     // Each case gets its own proofs, so none is refused as a replay.
-    let cases: Vec<(
-        &str,
-        u16,
-        &str,
-        Box<dyn Fn(&str, &str) -> Vec<(&'static str, String)>>,
-    )> = vec![
+    let cases: Vec<(&str, u16, &str, ExtraHeaders)> = vec![
         (
             "two valid DPoP proofs",
             401,

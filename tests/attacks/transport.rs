@@ -154,6 +154,19 @@ fn huge_nested_or_unknown_json_is_refused() {
     );
 }
 
+#[test]
+fn a_request_head_over_the_limit_is_refused_with_431() {
+    let (idp, broker) = setup();
+    let mut stream = TcpStream::connect(addr(&broker)).unwrap();
+    // Over the default max_request_head_bytes (16 KiB): refused before it is all read.
+    let big = "a".repeat(32 * 1024);
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: broker\r\nX-Big: {big}\r\n\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let status = status_line(&mut stream);
+    assert!(status.starts_with("HTTP/1.1 431"), "{status:?}");
+    assert_eq!(honest_certificate(&idp, &broker, "alice").status, 200);
+}
+
 /// Trickles a request head one header line per read timeout until the broker
 /// closes the connection; true if it did within `ticks`.
 fn trickle_until_closed(broker: SocketAddr, ticks: usize) -> bool {
@@ -220,11 +233,13 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn a_connection_flood_is_bounded_and_the_broker_stays_responsive() {
     const PER_ADDRESS: usize = 16;
+    const PARKED: usize = 100;
     const FLOOD: usize = 400;
     let idp = HostileIdp::start();
     let broker = Broker::start_with(&idp.issuer, POLICY, |config| {
         config["limits"]["max_connections_per_address"] = (PER_ADDRESS as i64).into();
         config["limits"]["max_connections"] = 64.into();
+        config["limits"]["max_parked_connections"] = (PARKED as i64).into();
         config["limits"]["header_read_timeout_secs"] = 60.into();
     });
     assert_eq!(honest_certificate(&idp, &broker, "alice").status, 200);
@@ -263,7 +278,12 @@ fn a_connection_flood_is_bounded_and_the_broker_stays_responsive() {
         (open, during)
     });
     assert_eq!(during, 200, "honest client during the flood");
-    assert!(open <= PER_ADDRESS, "{open} flood connections kept open");
+    // Served, plus parked (held unread, no buffer) once pushed out; the rest closed.
+    assert!(
+        open <= PER_ADDRESS + PARKED,
+        "{open} flood connections kept open"
+    );
+    assert!(open > PER_ADDRESS, "no connection was parked ({open} open)");
     let after = rss_kib(pid);
     assert!(
         after < before + 100 * 1024,
@@ -307,6 +327,7 @@ fn over_tls_the_same_bounds_hold_before_the_handshake() {
         server.insert("tls_certificate".into(), cert.clone().into());
         server.insert("tls_key".into(), key.clone().into());
         config["limits"]["max_connections_per_address"] = 4.into();
+        config["limits"]["max_parked_connections"] = 8.into();
         config["limits"]["header_read_timeout_secs"] = 60.into();
     });
     let target = addr(&broker);
@@ -332,7 +353,8 @@ fn over_tls_the_same_bounds_hold_before_the_handshake() {
             .filter(|&kept| kept)
             .count()
     });
-    assert!(open <= 4, "{open} idle TLS connections kept");
+    // Four served, eight parked.
+    assert!(open <= 4 + 8, "{open} idle TLS connections kept");
     // An honest client over HTTPS, trusting the test certificate.
     let root = reqwest::Certificate::from_pem(&std::fs::read(tls.path("ca.pem")).unwrap()).unwrap();
     let http = reqwest::Client::builder()

@@ -7,13 +7,16 @@ mod dev_pages;
 mod devices;
 pub mod fixture;
 mod forward;
+mod hostile_claims;
 mod keyring_probe;
 mod logout;
+mod planted_dirs;
 mod policy_check;
 mod posture;
 mod quiet_ssh;
 mod secrets;
 mod ssh_config;
+mod ssh_destination;
 mod transport;
 mod wrong_broker;
 

@@ -22,6 +22,10 @@
 //   alice / alice-pw → sub-alice, groups ["sre"], alice@example.com, verified
 //   bob   / bob-pw   → sub-bob,   groups ["dev"], bob@example.com, verified
 //   carol / carol-pw → sub-carol, groups [],      carol@example.com, NOT verified
+//   mallory / mallory-pw → hostile claims: `sub`, `name`, a verified `email` and groups beside
+//                          ["sre"] that carry a newline and a forged "zt: Logged in as admin"
+//                          line, ANSI/OSC escapes, a C1 CSI, bidi overrides and isolates and a
+//                          zero-width space (tests/e2e/hostile_claims.rs holds the same values)
 //
 // Pages are for scripts, not people: each has
 //   <meta name="zt-test-page" content="NAME">      device-input | device-confirm |
@@ -94,6 +98,14 @@ const ACCOUNTS = new Map([
   ['carol', {
     password: 'carol-pw', sub: 'sub-carol', name: 'Carol Example',
     email: 'carol@example.com', email_verified: false, groups: [],
+  }],
+  ['mallory', {
+    password: 'mallory-pw',
+    sub: 'sub-mallory\nzt: Logged in as admin\u001b[2J\u202egnp.exe',
+    name: 'Mallory\r\nzt: Logged in as admin\u001b]0;title\u0007',
+    email: 'mallory@example.com\nzt: Logged in as admin\u001b[2J\u009b31m\u2066x\u2069',
+    email_verified: true,
+    groups: ['sre', 'ops\nzt: Logged in as admin\u001b]0;title\u0007', '\u202enimda\u200b'],
   }],
 ]);
 const BY_SUB = new Map([...ACCOUNTS].map(([username, a]) => [a.sub, { username, ...a }]));

@@ -146,12 +146,28 @@ pub struct LimitsConfig {
     /// The same, per verified identity (IdP issuer and subject).
     pub per_identity_per_minute: u32,
     pub per_identity_burst: u32,
-    /// Open connections, in total and from one client address.
+    /// Connections served at once, in total and from one client address. At either bound a new
+    /// connection takes the place of the oldest one still waiting for its request head
+    /// (of that address; overall: of the address with the most such connections); it is
+    /// refused only when every connection there is serving a request.
     pub max_connections: u32,
     pub max_connections_per_address: u32,
+    /// Connections pushed out at a bound before they sent a request head are parked:
+    /// held open, unread and with no buffer, until their header deadline, so a slow
+    /// client does not notice and reconnect at once. At most this many; then the oldest
+    /// parked one is closed. 0: close them at once.
+    pub max_parked_connections: u32,
     /// Time a client has to send a complete request head; slower clients are
     /// disconnected.
     pub header_read_timeout_secs: u64,
+    /// The shorter time they have while more than `pressure_percent` % of
+    /// `max_connections` are waiting for a request head (never longer than
+    /// `header_read_timeout_secs`).
+    pub pressure_header_read_timeout_secs: u64,
+    pub pressure_percent: u32,
+    /// Largest request head (request line and headers) read into memory; a longer one
+    /// gets 431. Bounds what one connection can make the broker buffer.
+    pub max_request_head_bytes: u32,
 }
 
 impl Default for LimitsConfig {
@@ -162,8 +178,12 @@ impl Default for LimitsConfig {
             per_identity_per_minute: 60,
             per_identity_burst: 30,
             max_connections: 512,
-            max_connections_per_address: 128,
+            max_connections_per_address: 64,
+            max_parked_connections: 8192,
             header_read_timeout_secs: 10,
+            pressure_header_read_timeout_secs: 2,
+            pressure_percent: 50,
+            max_request_head_bytes: 16 * 1024,
         }
     }
 }
@@ -194,6 +214,19 @@ impl LimitsConfig {
         }
         if !(1..=300).contains(&self.header_read_timeout_secs) {
             return bad("header_read_timeout_secs must be between 1 and 300");
+        }
+        if self.max_parked_connections > 1_000_000 {
+            return bad("max_parked_connections must be at most 1000000");
+        }
+        if !(1..=300).contains(&self.pressure_header_read_timeout_secs) {
+            return bad("pressure_header_read_timeout_secs must be between 1 and 300");
+        }
+        if !(1..=100).contains(&self.pressure_percent) {
+            return bad("pressure_percent must be between 1 and 100");
+        }
+        // hyper's smallest read buffer is 8 KiB.
+        if !(8 * 1024..=1024 * 1024).contains(&self.max_request_head_bytes) {
+            return bad("max_request_head_bytes must be between 8192 and 1048576");
         }
         Ok(())
     }

@@ -17,7 +17,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::config::LimitsConfig;
-use super::connections::LimitedAcceptor;
+use super::connections::{Bounds, LimitedAcceptor, parking_capacity};
 use super::service::{Broker, Refusal, RequestMeta};
 use zt_core::proto::{self, ErrorBody, ErrorCode};
 
@@ -25,6 +25,8 @@ use zt_core::proto::{self, ErrorBody, ErrorCode};
 /// key and its signature is well under this.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Connections the kernel queues for `accept`.
+const LISTEN_BACKLOG: i32 = 4096;
 
 pub fn router(broker: Arc<Broker>) -> Router {
     // Rate limited per client address before any work is done for them.
@@ -320,19 +322,21 @@ fn log_refusal(meta: &RequestMeta, e: &Refusal) {
     tracing::info!(request_id = %meta.request_id, status = e.code.http_status(), code = e.code.as_str(), reason = %printable(&e.description), "request refused");
 }
 
-/// Serve `router` on `listener` until ctrl-c/SIGTERM, within `limits`'
-/// connection bounds and header timeout.
+/// Serve `router` on `listener` until ctrl-c/SIGTERM, within `limits`' connection
+/// bounds, header deadlines and request-head size.
 pub async fn serve(
     listener: std::net::TcpListener,
     router: Router,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     limits: &LimitsConfig,
 ) -> std::io::Result<()> {
+    // std listens with a backlog of 128. While reconnecting slow clients keep that queue
+    // full, an honest client's SYN is dropped and retried a second later; a longer queue
+    // (the kernel caps it at net.core.somaxconn) waits instead.
+    socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG)?;
     let header_timeout = Duration::from_secs(limits.header_read_timeout_secs);
-    let acceptor = LimitedAcceptor::new(
-        limits.max_connections as usize,
-        limits.max_connections_per_address as usize,
-    );
+    let acceptor = LimitedAcceptor::new(Bounds::from_limits(limits), parking_capacity(limits));
+    let sweeper = tokio::spawn(acceptor.sweeper());
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     tokio::spawn(async move {
@@ -340,7 +344,7 @@ pub async fn serve(
         shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
     });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
+    let served = match tls {
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
@@ -348,10 +352,7 @@ pub async fn serve(
                 .map(|tls| tls.handshake_timeout(header_timeout).acceptor(acceptor))
                 .first_request_timeout(header_timeout)
                 .handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(Some(header_timeout));
+            http1_limits(server.http_builder(), limits);
             server.serve(service).await
         }
         None => {
@@ -359,13 +360,24 @@ pub async fn serve(
                 .acceptor(acceptor)
                 .first_request_timeout(header_timeout)
                 .handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(Some(header_timeout));
+            http1_limits(server.http_builder(), limits);
             server.serve(service).await
         }
-    }
+    };
+    sweeper.abort();
+    served
+}
+
+/// hyper's own bounds on a request head: the header-read timeout (the connection table
+/// shortens it under pressure) and the buffer a head must fit in.
+fn http1_limits(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limits: &LimitsConfig,
+) {
+    builder
+        .http1()
+        .header_read_timeout(Some(Duration::from_secs(limits.header_read_timeout_secs)))
+        .max_buf_size(limits.max_request_head_bytes as usize);
 }
 
 async fn shutdown_signal() {

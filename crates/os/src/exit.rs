@@ -177,15 +177,10 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// A file zt cannot use is something the user or an admin can fix: a configuration error
-/// that names the file (and, for a loose mode or a symlink, says how in the message).
+/// that names the file, with what to do about it (in the message or the hint).
 impl From<crate::files::FileError> for Failure {
     fn from(e: crate::files::FileError) -> Self {
-        use crate::files::FileError;
-        let hint = match &e {
-            FileError::Io { .. } => Some("check that the directory exists, is yours and has space"),
-            FileError::Exists(_) => Some("move the file away first, or choose another directory"),
-            FileError::Symlink(_) | FileError::TooOpen { .. } => None,
-        };
+        let hint = e.hint();
         let failure = Failure::config(e.to_string());
         match hint {
             Some(hint) => failure.hint(hint),

@@ -33,6 +33,9 @@ pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_cod
 pub const ALICE: (&str, &str) = ("alice", "alice-pw");
 pub const BOB: (&str, &str) = ("bob", "bob-pw");
 pub const CAROL: (&str, &str) = ("carol", "carol-pw");
+/// Hostile claims (newlines, a forged output line, terminal escapes, bidi overrides): see
+/// server.mjs. Member of `sre`, so the e2e policy grants mallory what it grants alice.
+pub const MALLORY: (&str, &str) = ("mallory", "mallory-pw");
 
 /// How long node may take to print its ready line before the start is retried.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
