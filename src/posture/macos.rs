@@ -2,7 +2,7 @@
 //! screen-lock delay and Software Update, read from the commands Apple ships. Each command's
 //! output goes through a pure parser below, tested against captured outputs.
 
-use super::{Check, CheckResult, Facts, Machine, Scope};
+use super::{Check, CheckResult, Facts, Machine, Scope, excerpt, first_line};
 
 /// The longest wait between the screen saver or display sleep and the password prompt that
 /// still passes: 15 minutes.
@@ -98,22 +98,6 @@ fn run_check(machine: &dyn Machine, check: Check) -> CheckResult {
 /// The result when a command gave no answer (missing, failed or too slow).
 fn silent(check: Check, command: &str, fix: &str) -> CheckResult {
     CheckResult::unknown(check, format!("`{command}` did not answer"), fix)
-}
-
-/// The first non-empty line, trimmed.
-fn first_line(output: &str) -> Option<String> {
-    output
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_owned)
-}
-
-/// A short, printable excerpt of output zt did not recognise, for evidence.
-fn excerpt(output: &str) -> String {
-    let line = first_line(output).unwrap_or_default();
-    let clean: String = line.chars().filter(|c| !c.is_control()).take(60).collect();
-    format!("{clean:?}")
 }
 
 /// `sw_vers -productVersion`: `14.5`, `15.0.1`.

@@ -53,6 +53,24 @@ impl Scope {
     }
 }
 
+/// The first non-empty line, trimmed.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn first_line(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_owned)
+}
+
+/// A short, printable excerpt of output zt did not recognise, for evidence.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn excerpt(output: &str) -> String {
+    let line = first_line(output).unwrap_or_default();
+    let clean: String = line.chars().filter(|c| !c.is_control()).take(60).collect();
+    format!("{clean:?}")
+}
+
 /// The report for this machine.
 pub fn collect(machine: &dyn Machine, scope: &Scope) -> PostureReport {
     let facts = platform_facts(machine, scope);

@@ -3,7 +3,7 @@
 //! commands Windows ships. Each command's output goes through a pure parser below, tested
 //! against captured outputs (with their `\r\n` line ends and column padding).
 
-use super::{Check, CheckResult, Facts, Machine, Scope};
+use super::{Check, CheckResult, Facts, Machine, Scope, excerpt, first_line};
 
 /// The longest idle time before a password-protected screen saver that still passes.
 const MAX_LOCK_DELAY_SECS: u64 = 900;
@@ -94,22 +94,6 @@ fn run_check(machine: &dyn Machine, check: Check) -> CheckResult {
         ),
         Check::AutoUpdates => auto_updates(reg_query(UPDATE_POLICY_KEY).as_deref()),
     }
-}
-
-/// The first non-empty line, trimmed.
-fn first_line(output: &str) -> Option<String> {
-    output
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_owned)
-}
-
-/// A short, printable excerpt of output zt did not recognise, for evidence.
-fn excerpt(output: &str) -> String {
-    let line = first_line(output).unwrap_or_default();
-    let clean: String = line.chars().filter(|c| !c.is_control()).take(60).collect();
-    format!("{clean:?}")
 }
 
 /// `cmd /c ver`: `Microsoft Windows [Version 10.0.22631.4460]` → `10.0.22631.4460`. The
