@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('device', 'device', [CompletionResultType]::ParameterValue, 'The device registry: list, show, approve or revoke devices (local admin command; audited)')
             [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Check a policy file and explain its decision for an identity')
+            [CompletionResult]::new('token-key', 'token-key', [CompletionResultType]::ParameterValue, 'Rotate the key that signs broker tokens (local admin command)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -249,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--subject', '--subject', [CompletionResultType]::ParameterName, 'The identity''s subject (`sub`)')
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'A verified email address (the broker ignores unverified ones)')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'A group the identity is in (repeat for several)')
+            [CompletionResult]::new('--claim', '--claim', [CompletionResultType]::ParameterName, 'A claim of a workload token, NAME=VALUE (repeat for several): the identity is then a workload (a CI job), matched by rules with match.claims')
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'A device''s posture report (`zt posture --json` output): say whether it meets the granting rule''s posture requirements')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -266,6 +268,31 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         'zt-broker;policy;help;help' {
             break
         }
+        'zt-broker;token-key' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Make a new token-signing key; the current one becomes the previous one (restart to apply)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;token-key;rotate' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'zt-broker;token-key;help' {
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Make a new token-signing key; the current one becomes the previous one (restart to apply)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'zt-broker;token-key;help;rotate' {
+            break
+        }
+        'zt-broker;token-key;help;help' {
+            break
+        }
         'zt-broker;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
@@ -276,6 +303,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('device', 'device', [CompletionResultType]::ParameterValue, 'The device registry: list, show, approve or revoke devices (local admin command; audited)')
             [CompletionResult]::new('host', 'host', [CompletionResultType]::ParameterValue, 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Check a policy file and explain its decision for an identity')
+            [CompletionResult]::new('token-key', 'token-key', [CompletionResultType]::ParameterValue, 'Rotate the key that signs broker tokens (local admin command)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -340,6 +368,13 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             break
         }
         'zt-broker;help;policy;check' {
+            break
+        }
+        'zt-broker;help;token-key' {
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Make a new token-signing key; the current one becomes the previous one (restart to apply)')
+            break
+        }
+        'zt-broker;help;token-key;rotate' {
             break
         }
         'zt-broker;help;help' {

@@ -42,14 +42,22 @@ Register-ArgumentCompleter -Native -CommandName 'zt' -ScriptBlock {
         }
         'zt;login' {
             [CompletionResult]::new('--broker', '--broker', [CompletionResultType]::ParameterName, 'Broker URL (saved in the profile for later commands)')
+            [CompletionResult]::new('--ci-source', '--ci-source', [CompletionResultType]::ParameterName, 'Use this workload identity source only (implies --ci)')
+            [CompletionResult]::new('--id-token-env', '--id-token-env', [CompletionResultType]::ParameterName, 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)')
+            [CompletionResult]::new('--id-token-file', '--id-token-file', [CompletionResultType]::ParameterName, 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile (one per broker)')
+            [CompletionResult]::new('--ci', '--ci', [CompletionResultType]::ParameterName, 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable JSON on stdout; human text stays on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'zt;ssh' {
+            [CompletionResult]::new('--ci-source', '--ci-source', [CompletionResultType]::ParameterName, 'Use this workload identity source only (implies --ci)')
+            [CompletionResult]::new('--id-token-env', '--id-token-env', [CompletionResultType]::ParameterName, 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)')
+            [CompletionResult]::new('--id-token-file', '--id-token-file', [CompletionResultType]::ParameterName, 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile (one per broker)')
+            [CompletionResult]::new('--ci', '--ci', [CompletionResultType]::ParameterName, 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable JSON on stdout; human text stays on stderr')
             break
         }
@@ -68,7 +76,13 @@ Register-ArgumentCompleter -Native -CommandName 'zt' -ScriptBlock {
             break
         }
         'zt;token' {
+            [CompletionResult]::new('--audience', '--audience', [CompletionResultType]::ParameterName, 'Get a token for this service instead of a broker token (the policy rule must list it in `audiences`)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'How to print the token')
+            [CompletionResult]::new('--ci-source', '--ci-source', [CompletionResultType]::ParameterName, 'Use this workload identity source only (implies --ci)')
+            [CompletionResult]::new('--id-token-env', '--id-token-env', [CompletionResultType]::ParameterName, 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)')
+            [CompletionResult]::new('--id-token-file', '--id-token-file', [CompletionResultType]::ParameterName, 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile (one per broker)')
+            [CompletionResult]::new('--ci', '--ci', [CompletionResultType]::ParameterName, 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable JSON on stdout; human text stays on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -89,7 +103,11 @@ Register-ArgumentCompleter -Native -CommandName 'zt' -ScriptBlock {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to connect to on the remote host')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Extra ssh option (as ssh -o), after zt''s own')
             [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'ssh_config file for ssh (as ssh -F)')
+            [CompletionResult]::new('--ci-source', '--ci-source', [CompletionResultType]::ParameterName, 'Use this workload identity source only (implies --ci)')
+            [CompletionResult]::new('--id-token-env', '--id-token-env', [CompletionResultType]::ParameterName, 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)')
+            [CompletionResult]::new('--id-token-file', '--id-token-file', [CompletionResultType]::ParameterName, 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile (one per broker)')
+            [CompletionResult]::new('--ci', '--ci', [CompletionResultType]::ParameterName, 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable JSON on stdout; human text stays on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

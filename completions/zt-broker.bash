@@ -46,6 +46,9 @@ _zt__broker() {
             zt__broker,sign-host)
                 cmd="zt__broker__subcmd__sign__subcmd__host"
                 ;;
+            zt__broker,token-key)
+                cmd="zt__broker__subcmd__token__subcmd__key"
+                ;;
             zt__broker__subcmd__audit,export)
                 cmd="zt__broker__subcmd__audit__subcmd__export"
                 ;;
@@ -124,6 +127,9 @@ _zt__broker() {
             zt__broker__subcmd__help,sign-host)
                 cmd="zt__broker__subcmd__help__subcmd__sign__subcmd__host"
                 ;;
+            zt__broker__subcmd__help,token-key)
+                cmd="zt__broker__subcmd__help__subcmd__token__subcmd__key"
+                ;;
             zt__broker__subcmd__help__subcmd__audit,export)
                 cmd="zt__broker__subcmd__help__subcmd__audit__subcmd__export"
                 ;;
@@ -150,6 +156,9 @@ _zt__broker() {
                 ;;
             zt__broker__subcmd__help__subcmd__policy,check)
                 cmd="zt__broker__subcmd__help__subcmd__policy__subcmd__check"
+                ;;
+            zt__broker__subcmd__help__subcmd__token__subcmd__key,rotate)
+                cmd="zt__broker__subcmd__help__subcmd__token__subcmd__key__subcmd__rotate"
                 ;;
             zt__broker__subcmd__host,help)
                 cmd="zt__broker__subcmd__host__subcmd__help"
@@ -190,6 +199,18 @@ _zt__broker() {
             zt__broker__subcmd__policy__subcmd__help,help)
                 cmd="zt__broker__subcmd__policy__subcmd__help__subcmd__help"
                 ;;
+            zt__broker__subcmd__token__subcmd__key,help)
+                cmd="zt__broker__subcmd__token__subcmd__key__subcmd__help"
+                ;;
+            zt__broker__subcmd__token__subcmd__key,rotate)
+                cmd="zt__broker__subcmd__token__subcmd__key__subcmd__rotate"
+                ;;
+            zt__broker__subcmd__token__subcmd__key__subcmd__help,help)
+                cmd="zt__broker__subcmd__token__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            zt__broker__subcmd__token__subcmd__key__subcmd__help,rotate)
+                cmd="zt__broker__subcmd__token__subcmd__key__subcmd__help__subcmd__rotate"
+                ;;
             *)
                 ;;
         esac
@@ -197,7 +218,7 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host audit revoke device host policy help"
+            opts="-h -V --help --version init serve dev sign-host audit revoke device host policy token-key help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,7 +558,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host audit revoke device host policy help"
+            opts="init serve dev sign-host audit revoke device host policy token-key help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,6 +837,34 @@ _zt__broker() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__broker__subcmd__help__subcmd__token__subcmd__key)
+            opts="rotate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__token__subcmd__key__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__broker__subcmd__host)
             opts="-h --help token help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1021,7 +1070,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__policy__subcmd__check)
-            opts="-h --issuer --subject --email --group --report --json --help"
+            opts="-h --issuer --subject --email --group --claim --report --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,6 +1089,10 @@ _zt__broker() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --claim)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1168,6 +1221,80 @@ _zt__broker() {
                     return 0
                     ;;
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__token__subcmd__key)
+            opts="-h --help rotate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__token__subcmd__key__subcmd__help)
+            opts="rotate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__token__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__token__subcmd__key__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__token__subcmd__key__subcmd__rotate)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

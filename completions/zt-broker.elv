@@ -31,6 +31,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand device 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand policy 'Check a policy file and explain its decision for an identity'
+            cand token-key 'Rotate the key that signs broker tokens (local admin command)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;init'= {
@@ -211,6 +212,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --subject 'The identity''s subject (`sub`)'
             cand --email 'A verified email address (the broker ignores unverified ones)'
             cand --group 'A group the identity is in (repeat for several)'
+            cand --claim 'A claim of a workload token, NAME=VALUE (repeat for several): the identity is then a workload (a CI job), matched by rules with match.claims'
             cand --report 'A device''s posture report (`zt posture --json` output): say whether it meets the granting rule''s posture requirements'
             cand --json 'Print one JSON object on stdout'
             cand -h 'Print help (see more with ''--help'')'
@@ -224,6 +226,26 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         }
         &'zt-broker;policy;help;help'= {
         }
+        &'zt-broker;token-key'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand rotate 'Make a new token-signing key; the current one becomes the previous one (restart to apply)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;token-key;rotate'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'zt-broker;token-key;help'= {
+            cand rotate 'Make a new token-signing key; the current one becomes the previous one (restart to apply)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'zt-broker;token-key;help;rotate'= {
+        }
+        &'zt-broker;token-key;help;help'= {
+        }
         &'zt-broker;help'= {
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
@@ -234,6 +256,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand device 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
             cand host 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
             cand policy 'Check a policy file and explain its decision for an identity'
+            cand token-key 'Rotate the key that signs broker tokens (local admin command)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'zt-broker;help;init'= {
@@ -280,6 +303,11 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand check 'Check a policy file; with an identity, explain the decision for it'
         }
         &'zt-broker;help;policy;check'= {
+        }
+        &'zt-broker;help;token-key'= {
+            cand rotate 'Make a new token-signing key; the current one becomes the previous one (restart to apply)'
+        }
+        &'zt-broker;help;token-key;rotate'= {
         }
         &'zt-broker;help;help'= {
         }

@@ -191,7 +191,7 @@ _zt() {
             return 0
             ;;
         zt__subcmd__forward)
-            opts="-L -R -D -p -o -F -h --port --profile --json --help"
+            opts="-L -R -D -p -o -F -h --port --ci --ci-source --id-token-env --id-token-file --profile --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,6 +222,18 @@ _zt() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ci-source)
+                    COMPREPLY=($(compgen -W "github-actions gitlab file client-credentials" -- "${cur}"))
+                    return 0
+                    ;;
+                --id-token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -667,13 +679,25 @@ _zt() {
             return 0
             ;;
         zt__subcmd__login)
-            opts="-h --broker --profile --json --help"
+            opts="-h --broker --ci --ci-source --id-token-env --id-token-file --profile --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --broker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ci-source)
+                    COMPREPLY=($(compgen -W "github-actions gitlab file client-credentials" -- "${cur}"))
+                    return 0
+                    ;;
+                --id-token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-token-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -725,12 +749,24 @@ _zt() {
             return 0
             ;;
         zt__subcmd__ssh)
-            opts="--profile --json"
+            opts="--ci --ci-source --id-token-env --id-token-file --profile --json"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --ci-source)
+                    COMPREPLY=($(compgen -W "github-actions gitlab file client-credentials" -- "${cur}"))
+                    return 0
+                    ;;
+                --id-token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -907,12 +943,32 @@ _zt() {
             return 0
             ;;
         zt__subcmd__token)
-            opts="-h --profile --json --help"
+            opts="-h --audience --format --ci --ci-source --id-token-env --id-token-file --profile --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --audience)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "jwt header kubectl" -- "${cur}"))
+                    return 0
+                    ;;
+                --ci-source)
+                    COMPREPLY=($(compgen -W "github-actions gitlab file client-credentials" -- "${cur}"))
+                    return 0
+                    ;;
+                --id-token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

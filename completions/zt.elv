@@ -38,13 +38,21 @@ set edit:completion:arg-completer[zt] = {|@words|
         }
         &'zt;login'= {
             cand --broker 'Broker URL (saved in the profile for later commands)'
+            cand --ci-source 'Use this workload identity source only (implies --ci)'
+            cand --id-token-env 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)'
+            cand --id-token-file 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)'
             cand --profile 'Profile (one per broker)'
+            cand --ci 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;ssh'= {
+            cand --ci-source 'Use this workload identity source only (implies --ci)'
+            cand --id-token-env 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)'
+            cand --id-token-file 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)'
             cand --profile 'Profile (one per broker)'
+            cand --ci 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
         }
         &'zt;status'= {
@@ -60,7 +68,13 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'zt;token'= {
+            cand --audience 'Get a token for this service instead of a broker token (the policy rule must list it in `audiences`)'
+            cand --format 'How to print the token'
+            cand --ci-source 'Use this workload identity source only (implies --ci)'
+            cand --id-token-env 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)'
+            cand --id-token-file 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)'
             cand --profile 'Profile (one per broker)'
+            cand --ci 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -79,7 +93,11 @@ set edit:completion:arg-completer[zt] = {|@words|
             cand --port 'Port to connect to on the remote host'
             cand -o 'Extra ssh option (as ssh -o), after zt''s own'
             cand -F 'ssh_config file for ssh (as ssh -F)'
+            cand --ci-source 'Use this workload identity source only (implies --ci)'
+            cand --id-token-env 'The variable that holds the job''s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)'
+            cand --id-token-file 'A file that holds the job''s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)'
             cand --profile 'Profile (one per broker)'
+            cand --ci 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
             cand --json 'Machine-readable JSON on stdout; human text stays on stderr'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

@@ -40,10 +40,24 @@ complete -c zt -n "__fish_zt_needs_command" -f -a "completions" -d 'Print shell 
 complete -c zt -n "__fish_zt_needs_command" -f -a "host" -d 'On a target: enrol with the broker, renew the host certificate, sync the KRL'
 complete -c zt -n "__fish_zt_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt -n "__fish_zt_using_subcommand login" -l broker -d 'Broker URL (saved in the profile for later commands)' -r
+complete -c zt -n "__fish_zt_using_subcommand login" -l ci-source -d 'Use this workload identity source only (implies --ci)' -r -f -a "github-actions\t''
+gitlab\t''
+file\t''
+client-credentials\t''"
+complete -c zt -n "__fish_zt_using_subcommand login" -l id-token-env -d 'The variable that holds the job\'s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)' -r
+complete -c zt -n "__fish_zt_using_subcommand login" -l id-token-file -d 'A file that holds the job\'s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand login" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand login" -l ci -d 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
 complete -c zt -n "__fish_zt_using_subcommand login" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l ci-source -d 'Use this workload identity source only (implies --ci)' -r -f -a "github-actions\t''
+gitlab\t''
+file\t''
+client-credentials\t''"
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l id-token-env -d 'The variable that holds the job\'s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l id-token-file -d 'A file that holds the job\'s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand ssh" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand ssh" -l ci -d 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
 complete -c zt -n "__fish_zt_using_subcommand ssh" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand status" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand status" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
@@ -51,7 +65,18 @@ complete -c zt -n "__fish_zt_using_subcommand status" -s h -l help -d 'Print hel
 complete -c zt -n "__fish_zt_using_subcommand logout" -l profile -d 'Profile (one per broker)' -r
 complete -c zt -n "__fish_zt_using_subcommand logout" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand logout" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zt -n "__fish_zt_using_subcommand token" -l audience -d 'Get a token for this service instead of a broker token (the policy rule must list it in `audiences`)' -r
+complete -c zt -n "__fish_zt_using_subcommand token" -l format -d 'How to print the token' -r -f -a "jwt\t'The token alone, one line'
+header\t'`Authorization: Bearer <token>`, for `curl -H @-`'
+kubectl\t'A client.authentication.k8s.io/v1 ExecCredential, for kubectl\'s exec credential plugin'"
+complete -c zt -n "__fish_zt_using_subcommand token" -l ci-source -d 'Use this workload identity source only (implies --ci)' -r -f -a "github-actions\t''
+gitlab\t''
+file\t''
+client-credentials\t''"
+complete -c zt -n "__fish_zt_using_subcommand token" -l id-token-env -d 'The variable that holds the job\'s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)' -r
+complete -c zt -n "__fish_zt_using_subcommand token" -l id-token-file -d 'A file that holds the job\'s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand token" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand token" -l ci -d 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
 complete -c zt -n "__fish_zt_using_subcommand token" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand token" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand posture" -l profile -d 'Profile (one per broker)' -r
@@ -63,7 +88,14 @@ complete -c zt -n "__fish_zt_using_subcommand forward" -s D -d 'SOCKS proxy on a
 complete -c zt -n "__fish_zt_using_subcommand forward" -s p -l port -d 'Port to connect to on the remote host' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s o -d 'Extra ssh option (as ssh -o), after zt\'s own' -r
 complete -c zt -n "__fish_zt_using_subcommand forward" -s F -d 'ssh_config file for ssh (as ssh -F)' -r -F
+complete -c zt -n "__fish_zt_using_subcommand forward" -l ci-source -d 'Use this workload identity source only (implies --ci)' -r -f -a "github-actions\t''
+gitlab\t''
+file\t''
+client-credentials\t''"
+complete -c zt -n "__fish_zt_using_subcommand forward" -l id-token-env -d 'The variable that holds the job\'s ID token, e.g. a GitLab CI `id_tokens` entry (implies --ci)' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -l id-token-file -d 'A file that holds the job\'s ID token, e.g. a Kubernetes projected service-account token (implies --ci; also ZT_ID_TOKEN_FILE)' -r -F
 complete -c zt -n "__fish_zt_using_subcommand forward" -l profile -d 'Profile (one per broker)' -r
+complete -c zt -n "__fish_zt_using_subcommand forward" -l ci -d 'Log in as this CI job with its workload identity (GitHub Actions, GitLab CI, Kubernetes, client credentials): nothing stored, nothing prompted'
 complete -c zt -n "__fish_zt_using_subcommand forward" -l json -d 'Machine-readable JSON on stdout; human text stays on stderr'
 complete -c zt -n "__fish_zt_using_subcommand forward" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt -n "__fish_zt_using_subcommand ssh-config; and not __fish_seen_subcommand_from install uninstall check help" -l profile -d 'Profile (one per broker)' -r

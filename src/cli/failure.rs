@@ -169,6 +169,11 @@ fn idp_refusal(refusal: &IdpRefusal) -> Failure {
         (IdpOperation::Refresh | IdpOperation::DeviceToken, OAuthError::InvalidGrant) => {
             Failure::login_required("the identity provider no longer accepts the saved session")
         }
+        (IdpOperation::ClientCredentials, OAuthError::Other(_) | OAuthError::InvalidGrant) => {
+            Failure::config(refusal.to_string()).hint(
+                "check ZT_CLIENT_ID and its secret, and that the identity provider lets this client use the client_credentials grant for the broker's audience",
+            )
+        }
         (_, OAuthError::Other(code)) if IDP_SETUP_ERRORS.contains(&code.as_str()) => {
             Failure::config(refusal.to_string()).hint(
                 "the broker's identity provider settings (client_id, scopes, device grant) do not match the identity provider; ask a zt admin",

@@ -12,6 +12,7 @@ use tokio::process::Command;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Ctx;
+use crate::client::ci::CiDir;
 use crate::client::paths::Paths;
 use crate::client::session::{CertificateInfo, RENEW_MARGIN_SECS, Session};
 use crate::client::ssh_args::{self, Forwarding, Identity, SshInvocation};
@@ -47,12 +48,61 @@ pub struct ForwardArgs {
     /// ssh_config file for ssh (as ssh -F)
     #[arg(short = 'F', value_name = "FILE")]
     pub config_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub ci: super::ci::CiArgs,
 }
 
 pub fn run(args: ForwardArgs, ctx: &Ctx) -> Result<u8, Failure> {
     let invocation = invocation(&args)?;
     super::ssh::warn_local_programs(&invocation.options);
-    super::runtime()?.block_on(supervise(&invocation, ctx))
+    let mut credentials = if args.ci.active(ctx) {
+        Credentials::Ci {
+            args: &args.ci,
+            current: None,
+        }
+    } else {
+        Credentials::Profile
+    };
+    super::runtime()?.block_on(supervise(&invocation, ctx, &mut credentials))
+}
+
+/// Where the certificates come from: the profile's session, renewed silently; or a CI job's
+/// workload identity, logged in again for each certificate, with the key in a private
+/// directory that goes when the next certificate comes or zt exits.
+enum Credentials<'a> {
+    Profile,
+    Ci {
+        args: &'a super::ci::CiArgs,
+        current: Option<Box<(CertificateInfo, CiDir)>>,
+    },
+}
+
+impl Credentials<'_> {
+    /// A certificate with more than the margin plus `extra` seconds left, and the paths of
+    /// its key, certificate and known_hosts.
+    async fn certificate(
+        &mut self,
+        ctx: &Ctx,
+        extra: u64,
+    ) -> Result<(CertificateInfo, Paths), Failure> {
+        let (args, current) = match self {
+            Credentials::Profile => return Ok((certificate(ctx, extra).await?, ctx.paths.clone())),
+            Credentials::Ci { args, current } => (args, current),
+        };
+        if let Some(held) = current {
+            let (cert, dir) = &**held;
+            if cert.valid_before > unix_now() + renew_margin(Some(cert)) + extra {
+                return Ok((cert.clone(), dir.paths(&ctx.paths)));
+            }
+        }
+        let login = args.login(ctx, None).await?;
+        let dir = CiDir::create()?;
+        let cert = login.certificate(&dir).await?;
+        let paths = dir.paths(&ctx.paths);
+        // The running ssh read its key at start; the old directory can go.
+        *current = Some(Box::new((cert.clone(), dir)));
+        Ok((cert, paths))
+    }
 }
 
 /// The ssh command line (without zt's identity options). Pure.
@@ -161,7 +211,11 @@ enum Outcome {
     Stop,
 }
 
-async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure> {
+async fn supervise(
+    invocation: &SshInvocation,
+    ctx: &Ctx,
+    credentials: &mut Credentials<'_>,
+) -> Result<u8, Failure> {
     let signal_err = |e: std::io::Error| Failure::unexpected(format!("cannot watch signals: {e}"));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_err)?;
@@ -173,8 +227,8 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
     };
     let mut backoff = Duration::from_secs(1);
     loop {
-        let cert = match certificate(ctx, 0).await {
-            Ok(cert) => cert,
+        let (cert, paths) = match credentials.certificate(ctx, 0).await {
+            Ok(found) => found,
             Err(f) if f.exit == Exit::Unreachable => {
                 eprintln!("zt forward: {f}; retrying in {}s", backoff.as_secs());
                 event(
@@ -191,7 +245,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
             Err(f) => return Err(f),
         };
         permissions::require(
-            &ctx.paths,
+            &paths,
             &cert.rule,
             Forwarding {
                 agent: false,
@@ -199,7 +253,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
             },
         )?;
         // zt's identity options, as `zt ssh` passes them.
-        let argv = ssh_args::build(invocation, &Identity::of(&ctx.paths, cert.in_agent));
+        let argv = ssh_args::build(invocation, &Identity::of(&paths, cert.in_agent));
         let mut child = Command::new(&program)
             .args(&argv)
             .stdin(std::process::Stdio::null())
@@ -244,7 +298,7 @@ async fn supervise(invocation: &SshInvocation, ctx: &Ctx) -> Result<u8, Failure>
                     serde_json::json!({"event": "certificate_expiring", "serial": cert.serial.to_string()}),
                 );
                 // The timer fired with about `margin` left; renew for sure.
-                let renewed = certificate(ctx, MIN_RECONNECT.as_secs()).await;
+                let renewed = credentials.certificate(ctx, MIN_RECONNECT.as_secs()).await;
                 let _ = child.kill().await;
                 match renewed {
                     Err(f) if f.exit != Exit::Unreachable => return Err(f),
@@ -293,6 +347,12 @@ mod tests {
             port: Some(2222),
             options: vec!["ConnectTimeout=5".into()],
             config_file: None,
+            ci: crate::cli::ci::CiArgs {
+                ci: false,
+                ci_source: None,
+                id_token_env: None,
+                id_token_file: None,
+            },
         }
     }
 

@@ -23,9 +23,14 @@ pub struct LoginArgs {
     /// Broker URL (saved in the profile for later commands)
     #[arg(long, env = "ZT_BROKER")]
     pub broker: Option<String>,
+    #[command(flatten)]
+    pub ci: super::ci::CiArgs,
 }
 
 pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
+    if args.ci.active(ctx) {
+        return ci_login(&args, ctx);
+    }
     let mut config = ClientConfig::load(&ctx.paths.config_file)?;
     let broker_url = match args
         .broker
@@ -102,6 +107,39 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
             Printable(&cert.rule)
         );
         super::posture::warn_grace(&cert);
+        Ok(())
+    })
+}
+
+/// `zt login --ci`: the whole path a job takes (workload token, exchange, certificate), with
+/// nothing kept: each later command of the job logs in the same way. Says who the job is and
+/// what it gets.
+fn ci_login(args: &LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
+    super::runtime()?.block_on(async {
+        let login = args.ci.login(ctx, args.broker.as_deref()).await?;
+        let dir = crate::client::ci::CiDir::create()?;
+        let cert = login.certificate(&dir).await?;
+        drop(dir);
+        let now = zt_os::clock::unix_now();
+        if ctx.json {
+            super::json::emit(&serde_json::json!({
+                "event": "login",
+                "mode": "ci",
+                "profile": ctx.profile,
+                "broker": login.config.broker,
+                "source": login.source,
+                "identity": login.identity(),
+                "certificate": super::json::certificate(&cert, now),
+            }));
+        }
+        let subject = login.identity()["subject"].as_str().unwrap_or("?").to_owned();
+        eprintln!(
+            "CI job {} may log in: certificate for {} valid for {} (rule {}). Nothing was kept; `zt ssh --ci` and `zt token --ci` log in the same way.",
+            Printable(&subject),
+            PrintableList(&cert.principals),
+            session::remaining(cert.valid_before as i64 - now as i64),
+            Printable(&cert.rule)
+        );
         Ok(())
     })
 }

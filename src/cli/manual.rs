@@ -13,7 +13,58 @@ pub const MANUAL: Manual = Manual {
         ),
         (
             "ZT_BROKER",
-            "the broker URL for `zt login` and `zt host enroll`, as --broker",
+            "the broker URL for `zt login` and `zt host enroll`, as --broker; in a CI job, for every command",
+        ),
+        (
+            "CI",
+            "set (not 0/false) by CI systems: without a session or a terminal, zt logs in as the job (--ci)",
+        ),
+        (
+            "GITHUB_ACTIONS",
+            "a GitHub Actions job: also turns on the CI path, and shapes the hint when no token is found",
+        ),
+        (
+            "GITLAB_CI",
+            "a GitLab CI job: ZT_ID_TOKEN is read as its id_token",
+        ),
+        ("TF_BUILD", "an Azure Pipelines job: turns on the CI path"),
+        ("JENKINS_URL", "a Jenkins job: turns on the CI path"),
+        (
+            "KUBERNETES_SERVICE_HOST",
+            "in a pod: shapes the hint about the projected service-account token",
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "GitHub Actions' OIDC token endpoint (with id-token: write), asked for the broker's audience",
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "the bearer token for ACTIONS_ID_TOKEN_REQUEST_URL",
+        ),
+        (
+            "ZT_ID_TOKEN",
+            "in GitLab CI, the id_tokens variable zt reads (another: --id-token-env)",
+        ),
+        (
+            "ZT_ID_TOKEN_FILE",
+            "a file holding the job's ID token, as --id-token-file (Kubernetes: /var/run/secrets/tokens/zt-token is read when it exists)",
+        ),
+        (
+            "ZT_CLIENT_ID",
+            "an OAuth client for the client credentials grant (--ci)",
+        ),
+        ("ZT_CLIENT_SECRET", "its secret (never on the command line)"),
+        (
+            "ZT_CLIENT_SECRET_FILE",
+            "a 0600 file holding its secret, instead of ZT_CLIENT_SECRET",
+        ),
+        (
+            "ZT_CLIENT_ISSUER",
+            "the OpenID provider of the client credentials grant (default: the broker's)",
+        ),
+        (
+            "ZT_CLIENT_SCOPE",
+            "a scope to send with the client credentials grant, for providers that want one",
         ),
         (
             "ZT_CREDENTIAL_STORE",
@@ -171,8 +222,28 @@ pub const MANUAL: Manual = Manual {
         ),
         (
             "token",
+            "zt token --audience https://api.internal --format header | curl -H @- https://api.internal/",
+            "A five-minute token for a service the policy rule lists in `audiences`",
+        ),
+        (
+            "token",
+            "zt token --audience kubernetes --format kubectl",
+            "What kubectl's exec credential plugin runs (users[].user.exec)",
+        ),
+        (
+            "token",
             "curl -H \"Authorization: DPoP $(zt token)\" …",
             "A broker access token for another tool (it is bound to zt's device key)",
+        ),
+        (
+            "login",
+            "ZT_BROKER=https://zt-broker.example.com zt login --ci",
+            "In a CI job: check that the job's workload identity gets in, and what it gets",
+        ),
+        (
+            "ssh",
+            "zt ssh --ci -- deploy@prod-host ./deploy.sh",
+            "In a CI job: log in, run one command, keep nothing",
         ),
         (
             "posture",

@@ -2,6 +2,7 @@
 //! pages and completions are generated from them) and one file per
 //! subcommand, each with its `Args` and `run`.
 
+pub mod ci;
 pub mod completions;
 pub mod failure;
 pub mod forward;

@@ -17,13 +17,16 @@ use zt_os::exit::{Exit, Failure};
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true, disable_version_flag = true)]
 pub struct SshArgs {
+    #[command(flatten)]
+    pub ci: super::ci::CiArgs,
     /// ssh options, destination and remote command, as for ssh(1)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 1.., required = true, value_name = "SSH_ARGS")]
     pub args: Vec<OsString>,
 }
 
 /// The usage line: ssh's arguments, not clap's view of them.
-pub const USAGE: &str = "zt [--profile NAME] ssh [SSH_OPTIONS] [--] [USER@]HOST [COMMAND]...";
+pub const USAGE: &str =
+    "zt [--profile NAME] ssh [--ci [CI_OPTIONS]] [SSH_OPTIONS] [--] [USER@]HOST [COMMAND]...";
 
 pub const LONG_ABOUT: &str = "\
 Run OpenSSH with a fresh certificate.
@@ -44,6 +47,12 @@ exit 2), and everything after it is the remote command; zt hands it to ssh after
 its own. Options that make ssh run or load a program on this machine (ProxyCommand, \
 LocalCommand, PermitLocalCommand, KnownHostsCommand, XAuthLocation, PKCS11Provider, \
 SecurityKeyProvider, -I) get a warning on stderr, one line each.
+
+In a CI job, `zt ssh --ci` logs in with the job's workload identity (GitHub Actions, GitLab \
+CI, a Kubernetes service account, OAuth client credentials), certifies a key in a private \
+directory, runs ssh, waits for it and removes the directory: nothing is kept. The --ci \
+options come right after `ssh`, before ssh's own. Without a session and a terminal, a job \
+takes this path without --ci.
 
 `-h`/`--help` and `--version` right after `ssh` are zt's; ssh's own -V still reaches ssh.";
 
@@ -72,13 +81,16 @@ fn help_or_version(args: &[OsString]) -> Option<Result<u8, Failure>> {
 }
 
 pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
-    let args = ssh_args::restore_separator(&std::env::args_os().collect::<Vec<_>>(), args.args);
-    if let Some(done) = help_or_version(&args) {
+    let ssh =
+        ssh_args::restore_separator(&std::env::args_os().collect::<Vec<_>>(), args.args.clone());
+    if let Some(done) = help_or_version(&ssh) {
         return done;
     }
-    let invocation =
-        ssh_args::parse(&args).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
+    let invocation = ssh_args::parse(&ssh).map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
     warn_local_programs(&invocation.options);
+    if args.ci.active(ctx) {
+        return super::runtime()?.block_on(run_ci(&args.ci, &invocation, ctx));
+    }
     let session = renewal::ensure_certificate(&ctx.paths, &ctx.profile, RENEW_MARGIN_SECS, || {
         ctx.secrets()
     })?;
@@ -95,6 +107,50 @@ pub fn run(args: SshArgs, ctx: &Ctx) -> Result<u8, Failure> {
     let argv = ssh_args::build(&invocation, &Identity::of(paths, cert.in_agent));
     let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
     exec(Command::new(&program).args(argv), &program)
+}
+
+/// `zt ssh --ci`: log the job in, certify a key in a private directory, run ssh with it and
+/// wait for it, then remove the directory: nothing of the job's stays behind. SIGINT and
+/// SIGTERM stop ssh first, so the directory goes too. Returns ssh's exit status.
+async fn run_ci(
+    ci: &super::ci::CiArgs,
+    invocation: &ssh_args::SshInvocation,
+    ctx: &Ctx,
+) -> Result<u8, Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let signal_err = |e: std::io::Error| Failure::unexpected(format!("cannot watch signals: {e}"));
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_err)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_err)?;
+    let login = ci.login(ctx, None).await?;
+    let dir = crate::client::ci::CiDir::create()?;
+    let cert = login.certificate(&dir).await?;
+    let paths = dir.paths(&ctx.paths);
+    permissions::require(
+        &paths,
+        &cert.rule,
+        ssh_args::requested_forwarding(&invocation.options),
+    )?;
+    let argv = ssh_args::build(invocation, &Identity::of(&paths, false));
+    let program = std::env::var_os("ZT_SSH_PROGRAM").unwrap_or_else(|| "ssh".into());
+    let mut child = tokio::process::Command::new(&program)
+        .args(argv)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            Failure::config(format!("cannot run {}: {e}", program.to_string_lossy()))
+                .hint("install OpenSSH's client (ssh)")
+        })?;
+    let status = tokio::select! {
+        status = child.wait() => status
+            .map_err(|e| Failure::unexpected(format!("waiting for ssh: {e}")))?
+            .code()
+            .unwrap_or(255) as u8,
+        _ = interrupt.recv() => 130,
+        _ = terminate.recv() => 143,
+    };
+    let _ = child.kill().await;
+    drop(dir);
+    Ok(status)
 }
 
 /// One warning line per option that makes ssh run or load a program on this machine: a script

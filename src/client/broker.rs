@@ -8,7 +8,9 @@ use zt_core::dpop::{self, Binding};
 use zt_core::jose::SigningKey;
 use zt_core::posture::{self, PostureReport};
 use zt_core::proto::{self, BrokerConfiguration, CertificateResponse, ErrorCode};
-use zt_core::requests::{certificate_request, exchange_form};
+use zt_core::requests::{
+    audience_form, certificate_request, exchange_form, workload_exchange_form,
+};
 use zt_core::text::Printable;
 use zt_os::clock::unix_now;
 
@@ -66,22 +68,67 @@ impl BrokerClient {
         device: &SigningKey,
         id_token: &str,
     ) -> Result<String, Error> {
-        let (proof, _) =
-            dpop::create_proof(device, "POST", &config.token_endpoint, unix_now(), None)
-                .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
-        let form = exchange_form(id_token);
+        let token = self
+            .post_token(config, device, &exchange_form(id_token), None)
+            .await?;
+        check_access_token(&token.access_token)?;
+        Ok(token.access_token)
+    }
+
+    /// RFC 8693 exchange of a workload token (a CI job's) for a DPoP-bound broker token.
+    pub async fn exchange_workload(
+        &self,
+        config: &BrokerConfiguration,
+        device: &SigningKey,
+        workload_token: &str,
+    ) -> Result<String, Error> {
+        let form = workload_exchange_form(workload_token);
+        let token = self.post_token(config, device, &form, None).await?;
+        check_access_token(&token.access_token)?;
+        Ok(token.access_token)
+    }
+
+    /// RFC 8693 exchange of the broker token for a short-lived token for `audience`.
+    pub async fn token_for_audience(
+        &self,
+        config: &BrokerConfiguration,
+        device: &SigningKey,
+        access_token: &str,
+        audience: &str,
+    ) -> Result<proto::TokenExchangeResponse, Error> {
+        let form = audience_form(access_token, audience);
+        let token = self
+            .post_token(config, device, &form, Some(access_token))
+            .await?;
+        check_access_token(&token.access_token)?;
+        Ok(token)
+    }
+
+    async fn post_token(
+        &self,
+        config: &BrokerConfiguration,
+        device: &SigningKey,
+        form: &proto::TokenExchangeRequest,
+        access_token: Option<&str>,
+    ) -> Result<proto::TokenExchangeResponse, Error> {
+        let (proof, _) = dpop::create_proof(
+            device,
+            "POST",
+            &config.token_endpoint,
+            unix_now(),
+            access_token,
+        )
+        .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
         let response = self
             .http
             .post(&config.token_endpoint)
             .header("DPoP", proof)
-            .form(&form)
+            .form(form)
             .send()
             .await
             .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         self.keep_nonce(&response);
-        let token: proto::TokenExchangeResponse = read(response).await?;
-        check_access_token(&token.access_token)?;
-        Ok(token.access_token)
+        read(response).await
     }
 
     /// Remember the nonce a response carries, for the next proof.
@@ -306,6 +353,8 @@ mod tests {
             },
             token_endpoint: format!("{BASE}/v1/token"),
             certificate_endpoint: format!("{BASE}/v1/ssh/certificates"),
+            jwks_uri: format!("{BASE}/v1/jwks"),
+            workload_audience: BASE.into(),
         }
     }
 

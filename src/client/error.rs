@@ -199,6 +199,8 @@ pub enum IdpOperation {
     DeviceToken,
     Refresh,
     Revocation,
+    /// A CI job's OAuth client credentials grant (`zt login --ci`).
+    ClientCredentials,
 }
 
 impl std::fmt::Display for IdpOperation {
@@ -208,6 +210,7 @@ impl std::fmt::Display for IdpOperation {
             IdpOperation::DeviceToken => "device token",
             IdpOperation::Refresh => "refresh",
             IdpOperation::Revocation => "revocation",
+            IdpOperation::ClientCredentials => "client credentials grant",
         })
     }
 }

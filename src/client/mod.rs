@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod broker;
+pub mod ci;
 pub mod credentials;
 pub mod error;
 pub mod http;
@@ -16,3 +17,4 @@ pub mod renewal;
 pub mod session;
 pub mod ssh_args;
 pub mod ssh_config;
+pub mod workload;

@@ -241,7 +241,7 @@ pub fn discard_certificate(paths: &Paths, session: &mut Session) -> Result<(), E
 
 /// The broker is trusted to sign, not to sign *anything*: the certificate
 /// must be for our key, from the advertised user CA, and a user cert.
-fn check_certificate(
+pub(crate) fn check_certificate(
     cert: &Certificate,
     key: &PrivateKey,
     config: &BrokerConfiguration,
@@ -301,7 +301,10 @@ fn install(
     Ok(in_agent)
 }
 
-fn write_known_hosts(runtime: &PrivateDir, config: &BrokerConfiguration) -> Result<(), Error> {
+pub(crate) fn write_known_hosts(
+    runtime: &PrivateDir,
+    config: &BrokerConfiguration,
+) -> Result<(), Error> {
     let mut text =
         String::from("# Written by zt: hosts are trusted only through the broker's host CA.\n");
     for key in &config.host_ca_keys {

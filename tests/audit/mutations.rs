@@ -74,6 +74,8 @@ fn record(i: u64) -> AuditRecord {
         revocation: None,
         enrolment: None,
         posture: None,
+        audience: None,
+        workload: None,
     }
 }
 

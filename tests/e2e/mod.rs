@@ -2,6 +2,7 @@
 //! and Debian's sshd, all on loopback.
 
 mod agent;
+mod ci;
 mod dev;
 mod dev_pages;
 mod devices;
@@ -15,6 +16,7 @@ mod policy_check;
 mod posture;
 mod quiet_ssh;
 mod secrets;
+mod service_tokens;
 mod ssh_config;
 mod ssh_destination;
 mod transport;

@@ -8,6 +8,8 @@
 //   IDP_DEVICE_CODE_TTL   device-code lifetime in seconds (default 600).
 //   IDP_ACCESS_TOKEN_TTL  access-token lifetime in seconds (default 3600).
 //   IDP_ID_TOKEN_TTL      ID-token lifetime in seconds (default 3600).
+//   IDP_CI_RESOURCE       the one resource indicator client `zt-ci` may ask for
+//                         (default urn:zt:broker).
 //
 // Stdout carries exactly one line, once the server listens:
 //   IDP_READY http://127.0.0.1:PORT
@@ -17,6 +19,16 @@
 // scopes `openid email profile groups offline_access`. Refresh tokens rotate.
 // ID tokens are RS256 and carry the scope claims directly (email, email_verified,
 // groups, name, preferred_username). An ES256 key is published in the JWKS too.
+//
+// Client: `zt-ci`, confidential, secret `zt-ci-secret-for-tests-only` (public, like the
+// passwords below), registered for `client_secret_basic` (oidc-provider takes the same
+// secret as `client_secret_post` too), `client_credentials` grant only, no redirects.
+// A token request with `resource=$IDP_CI_RESOURCE` gets an RFC 9068 JWT access token:
+// header {alg: RS256, typ: at+jwt, kid}, claims {iss, sub: "zt-ci", aud: the resource,
+// client_id: "zt-ci", iat, exp, jti} (no nbf, no scope), valid
+// min(IDP_ACCESS_TOKEN_TTL, 300) s.
+// Any other resource → 400 invalid_target; no resource → an opaque token (no audience).
+// Client `zt` may name no resource at all (invalid_target), as before.
 //
 // Accounts (username / password → subject, claims)
 //   alice / alice-pw → sub-alice, groups ["sre"], alice@example.com, verified
@@ -44,7 +56,7 @@
 import { createServer } from 'node:http';
 import { generateKeyPairSync, createPrivateKey, randomBytes } from 'node:crypto';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -62,6 +74,27 @@ const port = envSeconds('IDP_PORT', 0);
 const deviceCodeTtl = envSeconds('IDP_DEVICE_CODE_TTL', 600);
 const accessTokenTtl = envSeconds('IDP_ACCESS_TOKEN_TTL', 3600);
 const idTokenTtl = envSeconds('IDP_ID_TOKEN_TTL', 3600);
+const ciResource = process.env.IDP_CI_RESOURCE || 'urn:zt:broker';
+// CI tokens live minutes, whatever the interactive clients' access tokens do.
+const ciTokenTtl = Math.max(1, Math.min(accessTokenTtl, 300));
+
+const CI_CLIENT_ID = 'zt-ci';
+const CI_CLIENT_SECRET = 'zt-ci-secret-for-tests-only';
+
+// The resource server behind `ciResource`: JWT access tokens signed with the provider's
+// RS256 key, audience the resource itself. Only `zt-ci` may ask for it.
+async function getResourceServerInfo(_ctx, resourceIndicator, client) {
+  if (client?.clientId === CI_CLIENT_ID && resourceIndicator === ciResource) {
+    return {
+      scope: '',
+      audience: ciResource,
+      accessTokenTTL: ciTokenTtl,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' } },
+    };
+  }
+  throw new errors.InvalidTarget();
+}
 
 // --- signing keys -------------------------------------------------------------------
 // Node 20 can deadlock when a key fresh from generateKeyPairSync is exported as a JWK
@@ -238,6 +271,14 @@ const provider = new Provider(issuer, {
     // redirect_uris either.
     response_types: [],
     scope: 'openid email profile groups offline_access',
+  }, {
+    client_id: CI_CLIENT_ID,
+    client_name: 'zt CI',
+    client_secret: CI_CLIENT_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
   }],
   claims: {
     openid: ['sub'],
@@ -254,11 +295,14 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     deviceFlow: { enabled: true, userCodeInputSource, userCodeConfirmSource, successSource },
     revocation: { enabled: true },
+    clientCredentials: { enabled: true },
+    resourceIndicators: { enabled: true, getResourceServerInfo },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   renderError,
   ttl: {
     AccessToken: accessTokenTtl,
+    ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ciTokenTtl,
     IdToken: idTokenTtl,
     DeviceCode: deviceCodeTtl,
     RefreshToken: 24 * 60 * 60,

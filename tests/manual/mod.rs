@@ -9,20 +9,39 @@ use zt_os::manual::Manual;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Names the code of `dirs` reads: clap's `env = "…"`, `var("…")`, `var_os("…")`,
-/// `from_env("…")`.
+/// Names the code of `dirs` reads (unit tests aside): clap's `env = "…"`, `var("…")`,
+/// `var_os("…")`, `from_env("…")`, an environment lookup `env("…")`, and a constant that
+/// holds a variable's name (`const X: &str = "ZT_…";`, upper case with an underscore).
 fn read_by_code(dirs: &[&str]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for dir in dirs {
         for file in rust_files(&Path::new(ROOT).join(dir)) {
+            if file.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
             let text = std::fs::read_to_string(&file).unwrap();
-            for marker in ["env = \"", "var(\"", "var_os(\"", "from_env(\""] {
+            for marker in [
+                "env = \"",
+                "var(\"",
+                "var_os(\"",
+                "from_env(\"",
+                " env(\"",
+                "(env(\"",
+                ": &str = \"",
+            ] {
                 for piece in text.split(marker).skip(1) {
                     let name: String = piece
                         .chars()
                         .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                         .collect();
-                    if !name.is_empty() && piece[name.len()..].starts_with('"') {
+                    let constant = marker == ": &str = \"";
+                    let looks_like_variable = !constant
+                        || (name.contains('_')
+                            && name.starts_with(|c: char| c.is_ascii_uppercase()));
+                    if !name.is_empty()
+                        && looks_like_variable
+                        && piece[name.len()..].starts_with('"')
+                    {
                         names.insert(name);
                     }
                 }

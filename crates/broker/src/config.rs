@@ -26,6 +26,10 @@ pub enum ConfigError {
 pub struct BrokerConfig {
     pub server: ServerConfig,
     pub identity_provider: IdpConfig,
+    /// Issuers of workload tokens (CI jobs, Kubernetes service accounts, OAuth clients) that
+    /// `zt login --ci` may exchange. None by default: no workload gets in until one is listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_issuers: Vec<WorkloadIssuerConfig>,
     #[serde(default)]
     pub tokens: TokenConfig,
     pub keys: KeyPaths,
@@ -107,6 +111,48 @@ impl IdpConfig {
     }
 }
 
+/// `[[workload_issuers]]`: one issuer of workload tokens the broker trusts, verified as
+/// strictly as the people's IdP (exact `iss`, `aud`, typed times in bounds, algorithm from
+/// the key, each token used once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadIssuerConfig {
+    /// Exactly as the tokens' `iss` reads (e.g. `https://token.actions.githubusercontent.com`).
+    pub issuer: String,
+    /// The audience the tokens must carry; `[tokens] workload_audience` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The claim that names the workload (`sub`; `client_id` suits some OAuth servers).
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// Where the keys are, for an issuer without OIDC discovery; discovered when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Tokens issued longer ago than this are refused.
+    #[serde(default = "default_workload_max_age")]
+    pub max_token_age_secs: u64,
+    /// Tokens valid for longer than this (`exp - iat`) are refused.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_token_lifetime_secs: u64,
+}
+
+fn default_subject_claim() -> String {
+    "sub".into()
+}
+
+fn default_workload_max_age() -> u64 {
+    3600
+}
+
+impl WorkloadIssuerConfig {
+    pub fn token_bounds(&self) -> zt_core::id_token::TokenBounds {
+        zt_core::id_token::TokenBounds {
+            max_age_secs: self.max_token_age_secs,
+            max_lifetime_secs: self.max_token_lifetime_secs,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
@@ -114,6 +160,13 @@ pub struct TokenConfig {
     pub audience: String,
     #[serde(default = "default_token_ttl")]
     pub access_token_ttl_secs: u64,
+    /// The audience workload tokens must be minted for (what a CI job asks its issuer for);
+    /// the broker's public URL when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_audience: Option<String>,
+    /// Lifetime of tokens for other services (`zt token --audience`).
+    #[serde(default = "default_service_token_ttl")]
+    pub service_token_ttl_secs: u64,
 }
 
 impl Default for TokenConfig {
@@ -121,8 +174,14 @@ impl Default for TokenConfig {
         TokenConfig {
             audience: default_audience(),
             access_token_ttl_secs: default_token_ttl(),
+            workload_audience: None,
+            service_token_ttl_secs: default_service_token_ttl(),
         }
     }
+}
+
+fn default_service_token_ttl() -> u64 {
+    300
 }
 
 fn default_audience() -> String {
@@ -371,12 +430,63 @@ impl BrokerConfig {
                 "identity_provider.max_token_age_secs must be between 30 and 86400, and max_token_lifetime_secs between 60 and 2592000".into(),
             ));
         }
+        if !(30..=3600).contains(&self.tokens.service_token_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "tokens.service_token_ttl_secs must be between 30 and 3600".into(),
+            ));
+        }
+        self.validate_workload_issuers()?;
         if !(30..=3600).contains(&self.tokens.access_token_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "tokens.access_token_ttl_secs must be between 30 and 3600".into(),
             ));
         }
         self.limits.validate()
+    }
+
+    /// The audience workload tokens must carry: `[tokens] workload_audience`, else the
+    /// broker's public URL (unique to this broker, so a token minted for another service
+    /// or another company's broker is refused).
+    pub fn workload_audience(&self) -> &str {
+        self.tokens
+            .workload_audience
+            .as_deref()
+            .unwrap_or(&self.server.public_url)
+    }
+
+    fn validate_workload_issuers(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(format!("workload_issuers: {m}")));
+        if self.workload_audience().is_empty() {
+            return bad("tokens.workload_audience is empty".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for w in &self.workload_issuers {
+            check_service_url("workload_issuers.issuer", &w.issuer)?;
+            if let Some(uri) = &w.jwks_uri {
+                check_service_url("workload_issuers.jwks_uri", uri)?;
+            }
+            if w.issuer == self.server.public_url {
+                return bad("the broker cannot trust itself as a workload issuer".into());
+            }
+            if !seen.insert(w.issuer.as_str()) {
+                return bad(format!("{} is listed twice", w.issuer));
+            }
+            if w.audience.as_deref() == Some("") || w.subject_claim.is_empty() {
+                return bad(format!(
+                    "{}: audience and subject_claim must not be empty",
+                    w.issuer
+                ));
+            }
+            if !(30..=86_400).contains(&w.max_token_age_secs)
+                || !(60..=30 * 86_400).contains(&w.max_token_lifetime_secs)
+            {
+                return bad(format!(
+                    "{}: max_token_age_secs must be between 30 and 86400, and max_token_lifetime_secs between 60 and 2592000",
+                    w.issuer
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {

@@ -41,6 +41,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
         .route(proto::WELL_KNOWN_PATH, get(configuration))
         .route(proto::KRL_PATH, get(krl))
+        .route(proto::JWKS_PATH, get(jwks))
         .merge(limited)
         .route(proto::HEALTH_PATH, get(|| async { "ok\n" }))
         .route(proto::READY_PATH, get(ready))
@@ -128,6 +129,18 @@ fn no_store(response: impl IntoResponse) -> Response {
 
 async fn configuration(State(broker): State<Arc<Broker>>) -> Json<proto::BrokerConfiguration> {
     Json(broker.configuration())
+}
+
+/// The token keys (RFC 7517 JWK set). Services cache it: an hour is well inside the time a
+/// rotated-out key stays published.
+async fn jwks(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        Json(broker.jwks()),
+    )
 }
 
 async fn ready(State(broker): State<Arc<Broker>>) -> Result<&'static str, Refusal> {

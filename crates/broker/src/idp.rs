@@ -1,7 +1,7 @@
-//! The broker's view of the identity provider: OIDC discovery and a JWKS
-//! cache that refetches on an unknown `kid` at most once a minute, so a
-//! flood of forged `kid`s cannot turn the broker into a JWKS hammer, and
-//! tokens signed with known keys never wait for a fetch.
+//! The broker's view of the token issuers it trusts (the people's identity provider and the
+//! `[[workload_issuers]]`): OIDC discovery and, per issuer, a JWKS cache that refetches on
+//! an unknown `kid` at most once a minute, so a flood of forged `kid`s cannot turn the
+//! broker into a JWKS hammer, and tokens signed with known keys never wait for a fetch.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,21 +12,28 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::config::check_service_url;
+use super::config::{WorkloadIssuerConfig, check_service_url};
 use zt_core::id_token::{self, Expectations, IdTokenError, TokenBounds, VerifiedIdToken};
+use zt_core::text::quoted;
+use zt_core::workload_token::{self, VerifiedWorkloadToken};
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-/// Verifies the identity provider's ID tokens for the service. The server's is [`IdpKeys`]
-/// (keys fetched from the IdP); the service's unit tests pass in a fixed key set.
+/// Verifies the tokens the service exchanges: the identity provider's ID tokens and workload
+/// tokens. The server's is [`Issuers`] (keys fetched from each issuer); the service's unit
+/// tests pass in fixed answers.
 pub trait IdTokenVerifier: Send + Sync {
-    /// Verify `token` at `now` (unix seconds): signature, issuer, audience, times.
+    /// Verify an ID token at `now` (unix seconds): signature, issuer, audience, times.
     fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a>;
+    /// Verify a workload token against the trusted issuer it names.
+    fn verify_workload<'a>(&'a self, token: &'a str, now: u64) -> WorkloadFuture<'a>;
 }
 
 pub type VerifyFuture<'a> =
     Pin<Box<dyn Future<Output = Result<VerifiedIdToken, IdpError>> + Send + 'a>>;
+pub type WorkloadFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<VerifiedWorkloadToken, IdpError>> + Send + 'a>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
@@ -36,6 +43,11 @@ pub enum IdpError {
     BadMetadata(String),
     #[error(transparent)]
     Token(#[from] IdTokenError),
+    #[error(
+        "this broker does not trust workload tokens from {}; an admin lists trusted issuers in [[workload_issuers]]",
+        quoted(.0, 120)
+    )]
+    UntrustedIssuer(String),
 }
 
 #[derive(Deserialize)]
@@ -50,24 +62,111 @@ struct Cache {
     fetched_at: Option<Instant>,
 }
 
+/// One issuer's keys: discovery, then a cached JWKS.
 pub struct IdpKeys {
     issuer: String,
-    client_id: String,
-    bounds: TokenBounds,
     http: reqwest::Client,
     cache: RwLock<Cache>,
     /// Held while fetching, so at most one fetch runs at a time.
     fetching: Mutex<()>,
 }
 
-impl IdpKeys {
-    pub fn new(issuer: &str, client_id: &str, bounds: TokenBounds) -> Self {
-        let http = super::outbound::client();
-        IdpKeys {
-            issuer: issuer.to_owned(),
+/// Every issuer the broker trusts, and what it expects of each one's tokens.
+pub struct Issuers {
+    idp: IdpKeys,
+    client_id: String,
+    bounds: TokenBounds,
+    workloads: Vec<(WorkloadIssuerConfig, IdpKeys)>,
+    workload_audience: String,
+}
+
+impl Issuers {
+    /// The people's IdP (`client_id` and `bounds` for its ID tokens), and the workload
+    /// issuers with the audience their tokens must carry unless one says otherwise.
+    pub fn new(
+        idp_issuer: &str,
+        client_id: &str,
+        bounds: TokenBounds,
+        workloads: &[WorkloadIssuerConfig],
+        workload_audience: &str,
+    ) -> Self {
+        let workloads = workloads
+            .iter()
+            .map(|w| {
+                let keys = IdpKeys::new(&w.issuer);
+                if let Some(uri) = w.jwks_uri.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+                    keys.cache.write().expect("JWKS cache lock").jwks_uri = Some(uri);
+                }
+                (w.clone(), keys)
+            })
+            .collect();
+        Issuers {
+            idp: IdpKeys::new(idp_issuer),
             client_id: client_id.to_owned(),
             bounds,
-            http,
+            workloads,
+            workload_audience: workload_audience.to_owned(),
+        }
+    }
+
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<VerifiedIdToken, IdpError> {
+        let expect = Expectations {
+            issuer: &self.idp.issuer,
+            client_id: &self.client_id,
+            now,
+            bounds: self.bounds,
+        };
+        self.idp
+            .with_keys(|jwks| id_token::verify(token, jwks, &expect))
+            .await
+    }
+
+    pub async fn verify_workload_token(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<VerifiedWorkloadToken, IdpError> {
+        let claimed = workload_token::claimed_issuer(token)
+            .ok_or(IdpError::Token(IdTokenError::Malformed))?;
+        let (config, keys) = self
+            .workloads
+            .iter()
+            .find(|(w, _)| w.issuer == claimed)
+            .ok_or(IdpError::UntrustedIssuer(claimed))?;
+        let expect = workload_token::Expectations {
+            issuer: &config.issuer,
+            audience: config
+                .audience
+                .as_deref()
+                .unwrap_or(&self.workload_audience),
+            subject_claim: &config.subject_claim,
+            now,
+            bounds: config.token_bounds(),
+        };
+        keys.with_keys(|jwks| workload_token::verify(token, jwks, &expect))
+            .await
+    }
+}
+
+impl IdTokenVerifier for Issuers {
+    fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a> {
+        Box::pin(self.verify_id_token(token, now))
+    }
+
+    fn verify_workload<'a>(&'a self, token: &'a str, now: u64) -> WorkloadFuture<'a> {
+        Box::pin(self.verify_workload_token(token, now))
+    }
+}
+
+impl IdpKeys {
+    pub fn new(issuer: &str) -> Self {
+        IdpKeys {
+            issuer: issuer.to_owned(),
+            http: super::outbound::client(),
             cache: RwLock::new(Cache {
                 jwks: None,
                 jwks_uri: None,
@@ -81,29 +180,20 @@ impl IdpKeys {
         &self.issuer
     }
 
-    /// Verify an ID token; refetch the JWKS once if it names an unknown
-    /// key and the last fetch is over a minute old.
-    pub async fn verify_token(&self, token: &str, now: u64) -> Result<VerifiedIdToken, IdpError> {
-        let expect = Expectations {
-            issuer: &self.issuer,
-            client_id: &self.client_id,
-            now,
-            bounds: self.bounds,
-        };
+    /// Run `verify` with the cached keys; when it names an unknown key and the last fetch is
+    /// over a minute old, refetch the JWKS once and run it again.
+    async fn with_keys<T>(
+        &self,
+        verify: impl Fn(&JwkSet) -> Result<T, IdTokenError>,
+    ) -> Result<T, IdpError> {
         let jwks = self.jwks(false).await?;
-        match id_token::verify(token, &jwks, &expect) {
+        match verify(&jwks) {
             Err(IdTokenError::UnknownKey(_)) => {
                 let jwks = self.jwks(true).await?;
-                Ok(id_token::verify(token, &jwks, &expect)?)
+                Ok(verify(&jwks)?)
             }
             other => Ok(other?),
         }
-    }
-}
-
-impl IdTokenVerifier for IdpKeys {
-    fn verify<'a>(&'a self, token: &'a str, now: u64) -> VerifyFuture<'a> {
-        Box::pin(self.verify_token(token, now))
     }
 }
 

@@ -30,6 +30,10 @@ pub struct BrokerKeys {
     pub user_ca: PrivateKey,
     pub host_ca: PrivateKey,
     pub token: SigningKey,
+    /// The token key before the last rotation (`zt-broker token-key rotate`), still published
+    /// at `/v1/jwks` and still accepted on access tokens, so tokens it signed live out their
+    /// minutes.
+    pub previous_token: Option<SigningKey>,
     /// Other host CAs published during a rotation (public keys only).
     pub additional_host_cas: Vec<PublicKey>,
 }
@@ -40,6 +44,10 @@ impl BrokerKeys {
             user_ca: load_ca(&paths.user_ca)?,
             host_ca: load_ca(&paths.host_ca)?,
             token: load_token_key(&paths.token_signing)?,
+            previous_token: match load_token_key(&previous_token_path(&paths.token_signing)) {
+                Err(KeyError::Missing(_)) => None,
+                other => Some(other?),
+            },
             additional_host_cas: paths
                 .additional_host_ca_keys
                 .iter()
@@ -72,8 +80,15 @@ impl BrokerKeys {
             user_ca,
             host_ca,
             token,
+            previous_token: None,
             additional_host_cas: Vec::new(),
         })
+    }
+
+    /// The public token keys, current first: what `/v1/jwks` publishes.
+    pub fn token_publics(&self) -> impl Iterator<Item = &EcPublicJwk> {
+        std::iter::once(self.token.public_jwk())
+            .chain(self.previous_token.as_ref().map(SigningKey::public_jwk))
     }
 
     pub fn user_ca_public(&self) -> PublicKey {
@@ -139,6 +154,25 @@ fn create_es256(path: &Path) -> Result<SigningKey, KeyError> {
     let key = SigningKey::generate().map_err(|e| KeyError::Generate(e.to_string()))?;
     files::create_private(path, pem("PRIVATE KEY", key.pkcs8()).as_bytes())?;
     Ok(key)
+}
+
+/// Where the token key before the last rotation is kept, next to the current one.
+pub fn previous_token_path(current: &Path) -> std::path::PathBuf {
+    current.with_extension("previous.pem")
+}
+
+/// Rotate the token key: the current key becomes the previous one (replacing an older
+/// previous key) and a new key takes its place. In that order, so a crash in between leaves
+/// the current key in both places and nothing lost. Returns the new key's thumbprint.
+pub fn rotate_token_key(current: &Path) -> Result<(String, String), KeyError> {
+    let old = load_token_key(current)?;
+    let new = SigningKey::generate().map_err(|e| KeyError::Generate(e.to_string()))?;
+    files::write_private(
+        &previous_token_path(current),
+        pem("PRIVATE KEY", old.pkcs8()).as_bytes(),
+    )?;
+    files::write_private(current, pem("PRIVATE KEY", new.pkcs8()).as_bytes())?;
+    Ok((old.thumbprint(), new.thumbprint()))
 }
 
 /// The audit checkpoint key, and its public JWK next to it (0644, for
@@ -244,6 +278,33 @@ mod tests {
             audit.thumbprint(),
             load_audit_key(&paths.audit_signing).unwrap().thumbprint()
         );
+    }
+
+    #[test]
+    fn a_rotated_token_key_stays_published_as_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = KeyPaths {
+            user_ca: dir.path().join("user_ca"),
+            host_ca: dir.path().join("host_ca"),
+            token_signing: dir.path().join("token_key.pem"),
+            audit_signing: dir.path().join("audit_key.pem"),
+            additional_host_ca_keys: Vec::new(),
+        };
+        let first = BrokerKeys::create(&paths).unwrap().token.thumbprint();
+        assert_eq!(BrokerKeys::load(&paths).unwrap().token_publics().count(), 1);
+        let (old, new) = rotate_token_key(&paths.token_signing).unwrap();
+        assert_eq!(old, first);
+        let loaded = BrokerKeys::load(&paths).unwrap();
+        let published: Vec<String> = loaded.token_publics().map(|k| k.thumbprint()).collect();
+        assert_eq!(published, [new.clone(), first]);
+        let (older, newest) = rotate_token_key(&paths.token_signing).unwrap();
+        assert_eq!(older, new);
+        let published: Vec<String> = BrokerKeys::load(&paths)
+            .unwrap()
+            .token_publics()
+            .map(|k| k.thumbprint())
+            .collect();
+        assert_eq!(published, [newest, new]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
 pub use posture::GRACE_TTL;
 pub use refusal::Refusal;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -125,6 +126,12 @@ impl Broker {
             },
             token_endpoint: self.token_url.clone(),
             certificate_endpoint: self.certificate_url.clone(),
+            jwks_uri: format!("{}{}", self.config.server.public_url, proto::JWKS_PATH),
+            workload_audience: if self.config.workload_issuers.is_empty() {
+                String::new()
+            } else {
+                self.config.workload_audience().to_owned()
+            },
         }
     }
 
@@ -161,32 +168,68 @@ impl Broker {
                 format!("grant_type must be {}", proto::GRANT_TYPE_TOKEN_EXCHANGE),
             ));
         }
-        if req.subject_token_type != proto::TOKEN_TYPE_ID_TOKEN {
-            return Err(Refusal::bad_request(format!(
-                "subject_token_type must be {} (other subject token types are not enabled)",
-                proto::TOKEN_TYPE_ID_TOKEN
-            )));
-        }
-        if req
+        let for_broker = req
             .audience
             .as_deref()
-            .is_some_and(|a| a != self.config.tokens.audience)
-        {
-            return Err(Refusal::new(
+            .is_none_or(|a| a == self.config.tokens.audience);
+        match req.subject_token_type.as_str() {
+            proto::TOKEN_TYPE_ACCESS_TOKEN if !for_broker => {
+                self.try_service_token(meta, req, known).await
+            }
+            proto::TOKEN_TYPE_ID_TOKEN | proto::TOKEN_TYPE_JWT if !for_broker => Err(Refusal::new(
                 ErrorCode::InvalidTarget,
-                "tokens for other audiences are not enabled on this broker",
-            ));
+                "exchange the identity for a broker token first, then that token for the other audience",
+            )),
+            proto::TOKEN_TYPE_ID_TOKEN => self.try_identity_exchange(meta, req, known, false).await,
+            proto::TOKEN_TYPE_JWT => self.try_identity_exchange(meta, req, known, true).await,
+            _ => Err(Refusal::bad_request(format!(
+                "subject_token_type must be {} (a person's ID token), {} (a workload token) or, with an audience, {} (a broker token)",
+                proto::TOKEN_TYPE_ID_TOKEN,
+                proto::TOKEN_TYPE_JWT,
+                proto::TOKEN_TYPE_ACCESS_TOKEN,
+            ))),
         }
+    }
+
+    /// An ID token (a person) or a workload token (a CI job, a service account, an OAuth
+    /// client) for a broker access token bound to the DPoP proof's key.
+    async fn try_identity_exchange(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::TokenExchangeRequest,
+        known: &mut Known,
+        workload: bool,
+    ) -> Result<proto::TokenExchangeResponse, Refusal> {
         let proof = self.check_proof(meta, &self.token_url, None)?;
         known.device = Some(proof.jkt.clone());
-        let verified = self
-            .idp
-            .verify(&req.subject_token, meta.now)
-            .await
-            .map_err(map_idp_error)?;
-        let identity = verified.identity;
+        let (identity, token_id, expires_at) = if workload {
+            let verified = self
+                .idp
+                .verify_workload(&req.subject_token, meta.now)
+                .await
+                .map_err(map_workload_error)?;
+            (verified.identity, verified.token_id, verified.expires_at)
+        } else {
+            let verified = self
+                .idp
+                .verify(&req.subject_token, meta.now)
+                .await
+                .map_err(map_idp_error)?;
+            (verified.identity, verified.token_id, verified.expires_at)
+        };
         known.identity = Some(identity.clone());
+        known.workload = workload_facts(&identity, None);
         self.check_identity_rate(&identity)?;
+        if identity.is_workload() {
+            // A job no rule admits is told now, naming what did not match, rather than
+            // after it has made a key and asked for a certificate.
+            let grant = self
+                .policy()
+                .evaluate(&identity)
+                .map_err(|denial| Refusal::denied(denial.to_string()))?;
+            known.rule = Some(grant.rule.clone());
+            known.workload = workload_facts(&identity, self.policy().rule(&grant.rule));
+        }
         let ttl = self.config.tokens.access_token_ttl_secs;
         let mint = access_token::Mint {
             issuer: &self.config.server.public_url,
@@ -203,8 +246,8 @@ impl Broker {
                 proof_once(&proof, meta.now),
                 OnceValue {
                     kind: OnceKind::IdToken,
-                    value: verified.token_id,
-                    expires_at: verified.expires_at + LEEWAY_SECS,
+                    value: token_id,
+                    expires_at: expires_at + LEEWAY_SECS,
                 },
             ],
             serial: None,
@@ -235,6 +278,122 @@ impl Broker {
             token_type: "DPoP".into(),
             expires_in: ttl,
         })
+    }
+
+    /// RFC 8693 with `audience`: the caller's broker access token (and a DPoP proof by its
+    /// device key) for a short-lived token for another service, when the rule that matches
+    /// the caller lists that service in `audiences`. Audited before it leaves.
+    async fn try_service_token(
+        &self,
+        meta: &RequestMeta,
+        req: &proto::TokenExchangeRequest,
+        known: &mut Known,
+    ) -> Result<proto::TokenExchangeResponse, Refusal> {
+        let audience = req.audience.as_deref().unwrap_or_default();
+        known.audience = Some(audience.to_owned());
+        if audience.is_empty()
+            || audience.len() > 256
+            || !audience.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Refusal::new(
+                ErrorCode::InvalidTarget,
+                "audience must be 1-256 printable ASCII characters without spaces",
+            ));
+        }
+        if req
+            .requested_token_type
+            .as_deref()
+            .is_some_and(|t| t != proto::TOKEN_TYPE_JWT)
+        {
+            return Err(Refusal::bad_request(format!(
+                "requested_token_type must be {} for another audience",
+                proto::TOKEN_TYPE_JWT
+            )));
+        }
+        let claims = self.verify_access_token(&req.subject_token, meta.now)?;
+        let identity = claims.identity();
+        known.identity = Some(identity.clone());
+        let proof = self.check_proof(meta, &self.token_url, Some(&req.subject_token))?;
+        if proof.jkt != claims.cnf.jkt {
+            return Err(Refusal::invalid_dpop(DpopError::KeyMismatch.to_string()));
+        }
+        known.device = Some(proof.jkt.clone());
+        self.check_identity_rate(&identity)?;
+        let policy = self.policy();
+        let grant = policy
+            .evaluate(&identity)
+            .map_err(|denial| Refusal::denied(denial.to_string()))?;
+        known.rule = Some(grant.rule.clone());
+        known.workload = workload_facts(&identity, policy.rule(&grant.rule));
+        if !grant.audiences.iter().any(|a| a == audience) {
+            return Err(Refusal::denied(format!(
+                "rule {} does not list audience {} in its audiences; ask a zt admin to add it",
+                zt_core::text::quoted(&grant.rule, 80),
+                zt_core::text::quoted(audience, 120),
+            )));
+        }
+        if grant.require.posture.is_some() {
+            return Err(Refusal::denied(format!(
+                "rule {} requires device posture, and tokens for other services do not carry a posture check yet; ask a zt admin for a rule without posture for this audience",
+                zt_core::text::quoted(&grant.rule, 80),
+            )));
+        }
+        let ttl = self.config.tokens.service_token_ttl_secs;
+        let mint = zt_core::service_token::Mint {
+            issuer: &self.config.server.public_url,
+            audience,
+            identity: &identity,
+            device: &proof.jkt,
+            rule: &grant.rule,
+            now: meta.now,
+            ttl_secs: ttl,
+        };
+        let (token, _) = zt_core::service_token::mint(&self.keys.token, &mint)
+            .map_err(|e| Refusal::internal(format!("could not sign the token: {e}")))?;
+        let write = Write {
+            once: vec![proof_once(&proof, meta.now)],
+            serial: None,
+            unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
+            changes: vec![],
+            device: Some(DeviceUse {
+                id: proof.jkt.clone(),
+                issuer: identity.issuer.clone(),
+                subject: identity.subject.clone(),
+                hostname: None,
+                os: None,
+                require: grant.require.device,
+                now: meta.now,
+                posture_failing: None,
+            }),
+            audit: self.record(
+                meta,
+                EventKind::ServiceTokenIssued,
+                known,
+                None,
+                Outcome::success(),
+            ),
+        };
+        self.store
+            .commit(write)
+            .await
+            .map_err(|e| with_device_id(map_store_error(e), &proof.jkt))?;
+        Ok(proto::TokenExchangeResponse {
+            access_token: token,
+            issued_token_type: proto::TOKEN_TYPE_JWT.into(),
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+        })
+    }
+
+    /// The keys that verify the tokens this broker mints, for `GET /v1/jwks`: the current
+    /// token key first, then the previous one during a rotation.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .token_publics()
+            .map(zt_core::service_token::public_jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 
     /// Sign an SSH user certificate for a key the caller proves it holds,
@@ -289,6 +448,7 @@ impl Broker {
             .evaluate(&identity)
             .map_err(|denial| Refusal::denied(denial.to_string()))?;
         known.rule = Some(grant.rule.clone());
+        known.workload = workload_facts(&identity, self.policy().rule(&grant.rule));
         let grant_require = grant.require.clone();
         let requested_ttl = req.ttl_secs.map(Duration::from_secs);
         let mut issue = grant
@@ -425,18 +585,29 @@ impl Broker {
                 "this broker accepts only DPoP-bound tokens (Authorization: DPoP <token>)",
             ));
         }
-        let claims = access_token::verify(
-            token,
-            &self.keys.token,
-            &self.config.server.public_url,
-            &self.config.tokens.audience,
-            meta.now,
-        )
-        .map_err(|e| match e {
-            AccessTokenError::Expired => Refusal::invalid_token(e.to_string()),
-            e => Refusal::invalid_token(e.to_string()),
-        })?;
+        let claims = self.verify_access_token(token, meta.now)?;
         Ok((token.to_owned(), claims))
+    }
+
+    /// One of this broker's access tokens: signed by its token key (or, during a rotation,
+    /// the previous one), for its audience, unexpired.
+    fn verify_access_token(&self, token: &str, now: u64) -> Result<AccessClaims, Refusal> {
+        let verify = |key: &zt_core::jose::SigningKey| {
+            access_token::verify(
+                token,
+                key,
+                &self.config.server.public_url,
+                &self.config.tokens.audience,
+                now,
+            )
+        };
+        let mut result = verify(&self.keys.token);
+        if matches!(result, Err(AccessTokenError::BadSignature)) {
+            if let Some(previous) = &self.keys.previous_token {
+                result = verify(previous);
+            }
+        }
+        result.map_err(|e| Refusal::invalid_token(e.to_string()))
     }
 
     fn check_proof(
@@ -483,6 +654,8 @@ impl Broker {
             revocation: None,
             enrolment: None,
             posture: known.posture.clone(),
+            audience: known.audience.clone(),
+            workload: known.workload.clone(),
         }
     }
 
@@ -516,6 +689,61 @@ struct Known {
     rule: Option<String>,
     /// The posture report's digest, and how it met the rule.
     posture: Option<PostureFacts>,
+    /// The service a token was asked for.
+    audience: Option<String>,
+    /// A workload's identifying claims (see [`workload_facts`]).
+    workload: Option<BTreeMap<String, String>>,
+}
+
+/// Claims that say which run of which job a workload is (GitHub Actions, GitLab CI,
+/// Kubernetes): recorded with every decision about it, so an auditor can find the run.
+const TRACE_CLAIMS: [&str; 20] = [
+    "sub",
+    "repository",
+    "ref",
+    "sha",
+    "workflow",
+    "job_workflow_ref",
+    "environment",
+    "event_name",
+    "run_id",
+    "run_attempt",
+    "actor",
+    "project_path",
+    "pipeline_id",
+    "job_id",
+    "namespace_path",
+    "client_id",
+    "kubernetes.io.namespace",
+    "kubernetes.io.serviceaccount.name",
+    "kubernetes.io.pod.name",
+    "kubernetes.io.pod.uid",
+];
+
+/// For the audit record of a workload: its run-identifying claims and those the rule tested.
+fn workload_facts(
+    identity: &Identity,
+    rule: Option<&zt_core::policy::Rule>,
+) -> Option<BTreeMap<String, String>> {
+    let claims = identity.workload.as_ref()?;
+    let tested: Vec<&str> = rule
+        .map(|r| {
+            r.conditions()
+                .claims()
+                .iter()
+                .map(|(name, _)| name)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(
+        claims
+            .iter()
+            .filter(|(name, _)| {
+                TRACE_CLAIMS.contains(&name.as_str()) || tested.contains(&name.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {
@@ -555,6 +783,22 @@ fn map_idp_error(e: IdpError) -> Refusal {
             "the ID token has expired; zt refreshes it automatically, or run `zt login`",
         ),
         IdpError::Token(t) => Refusal::invalid_grant(t.to_string()),
+        IdpError::UntrustedIssuer(_) => Refusal::invalid_grant(e.to_string()),
+    }
+}
+
+/// A workload token's refusal speaks of the workload token, not of an ID token and `zt login`.
+fn map_workload_error(e: IdpError) -> Refusal {
+    match e {
+        IdpError::Token(IdTokenError::Expired) => Refusal::invalid_grant(
+            "the workload token has expired; ask the CI system or the cluster for a fresh one",
+        ),
+        IdpError::Token(t) => Refusal::invalid_grant(format!(
+            "the workload token was refused: {}",
+            t.to_string().replace("the ID token", "the token")
+        )),
+        IdpError::UntrustedIssuer(_) => Refusal::invalid_grant(e.to_string()),
+        e => map_idp_error(e),
     }
 }
 
@@ -565,7 +809,7 @@ fn map_store_error(e: StoreError) -> Refusal {
         }
         StoreError::Replayed(OnceKind::IdToken) => Refusal::new(
             ErrorCode::IdTokenReused,
-            "this ID token was already exchanged; each may be used once. Ask the identity provider for a new one",
+            "this identity token was already exchanged; each may be used once. Ask its issuer for a new one",
         ),
         StoreError::Replayed(OnceKind::DpopNonce) => Refusal::invalid_dpop(
             "this DPoP nonce was already used; each may be used once. Sign again with the fresh one in the DPoP-Nonce header",

@@ -3,6 +3,8 @@
 //!
 //! Pure: minting and checking take the time and keys as parameters.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::jose::{self, JoseError, SigningKey};
@@ -35,6 +37,9 @@ pub struct AccessClaims {
     pub email: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// A workload's verified token claims (flattened); absent for a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zt_workload: Option<BTreeMap<String, String>>,
 }
 
 impl AccessClaims {
@@ -44,6 +49,7 @@ impl AccessClaims {
             subject: self.idp_sub.clone(),
             email: self.email.clone(),
             groups: self.groups.clone(),
+            workload: self.zt_workload.clone(),
         }
     }
 }
@@ -79,6 +85,7 @@ pub fn mint(key: &SigningKey, m: &Mint<'_>) -> Result<(String, AccessClaims), Jo
         idp_sub: m.identity.subject.clone(),
         email: m.identity.email.clone(),
         groups: m.identity.groups.clone(),
+        zt_workload: m.identity.workload.clone(),
     };
     let header = serde_json::json!({ "typ": TOKEN_TYPE, "kid": key.thumbprint() });
     Ok((key.sign_jws(&header, &claims)?, claims))
@@ -142,6 +149,7 @@ mod tests {
             subject: "alice".into(),
             email: Some("alice@example.com".into()),
             groups: vec!["sre".into()],
+            workload: None,
         }
     }
 

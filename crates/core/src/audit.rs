@@ -38,6 +38,8 @@ pub enum EventKind {
     DeviceApproved,
     /// An admin revoked the device named in `device`.
     DeviceRevoked,
+    /// A token for another service (`zt token --audience`; see `audience`).
+    ServiceTokenIssued,
 }
 
 /// How a decision ended: the HTTP status the client got and, for a
@@ -128,6 +130,13 @@ pub struct AuditRecord {
     /// The device's posture report as the broker held it against the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posture: Option<PostureFacts>,
+    /// The service a token was asked for (`zt token --audience`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// For a workload (CI job, service account): the claims of its token that identify the
+    /// run (repository, ref, run ID, …) and those the matching rule tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A posture report as the audit log names it: its digest, and what it met and failed.
@@ -193,6 +202,8 @@ mod tests {
             revocation: None,
             enrolment: None,
             posture: None,
+            audience: None,
+            workload: None,
         }
     }
 

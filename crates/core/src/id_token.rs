@@ -160,6 +160,44 @@ pub fn verify(
     jwks: &JwkSet,
     expect: &Expectations<'_>,
 ) -> Result<VerifiedIdToken, IdTokenError> {
+    let raw = verified_payload(token, jwks, TypPolicy::IdToken)?;
+    let claims: Claims =
+        serde_json::from_value(raw).map_err(|e| IdTokenError::BadClaims(e.to_string()))?;
+    check_claims(&claims, expect)?;
+    let token_id = claims
+        .jti
+        .clone()
+        .unwrap_or_else(|| jose::sha256_b64(token.as_bytes()));
+    Ok(VerifiedIdToken {
+        identity: Identity::person(
+            &claims.iss,
+            &claims.sub,
+            claims.email.filter(|_| claims.email_verified == Some(true)),
+            claims.groups.unwrap_or_default(),
+        ),
+        expires_at: claims.exp,
+        token_id,
+    })
+}
+
+/// Which `typ` headers a token may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypPolicy {
+    /// An ID token: never an access token or a DPoP proof.
+    IdToken,
+    /// A workload token: a CI job's ID token, a service-account token, or an RFC 9068 JWT
+    /// access token from a client-credentials grant; never a DPoP proof.
+    Workload,
+}
+
+/// The payload of a JWS signed by a key of `jwks`, after every header check: the algorithm
+/// comes from the key, `none` and HMAC are refused, a header naming its own key or critical
+/// extensions is refused, and repeated member names are refused. Claims are not checked.
+pub(crate) fn verified_payload(
+    token: &str,
+    jwks: &JwkSet,
+    typ_policy: TypPolicy,
+) -> Result<serde_json::Value, IdTokenError> {
     let header = jose::decode_compact_header(token).ok_or_else(|| malformed_or_duplicate(token))?;
     let alg = header
         .get("alg")
@@ -175,7 +213,8 @@ pub fn verify(
     }
     if let Some(typ) = header.get("typ").and_then(|v| v.as_str()) {
         let typ = typ.to_ascii_lowercase();
-        if typ == "at+jwt" || typ == "application/at+jwt" || typ == "dpop+jwt" {
+        let access = typ == "at+jwt" || typ == "application/at+jwt";
+        if typ == "dpop+jwt" || (access && typ_policy == TypPolicy::IdToken) {
             return Err(IdTokenError::NotAnIdToken);
         }
     }
@@ -188,8 +227,8 @@ pub fn verify(
     let algorithm = algorithm_for(jwk, alg)?;
     let key = DecodingKey::from_jwk(jwk).map_err(|_| IdTokenError::UnknownKey(kid))?;
 
-    // Signature first, with jsonwebtoken's claim checks switched off: we
-    // check the claims below ourselves, with typed fields and our leeway.
+    // Signature first, with jsonwebtoken's claim checks switched off: the
+    // claims are checked by the caller, with typed fields and our leeway.
     let mut validation = Validation::new(algorithm);
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
@@ -203,24 +242,7 @@ pub fn verify(
     })?;
     // jsonwebtoken keeps the last of repeated claim names; read the signed
     // payload again, refusing repeats.
-    let raw = jose::decode_compact_payload(token).ok_or(IdTokenError::DuplicateMember)?;
-    let claims: Claims =
-        serde_json::from_value(raw).map_err(|e| IdTokenError::BadClaims(e.to_string()))?;
-    check_claims(&claims, expect)?;
-    let token_id = claims
-        .jti
-        .clone()
-        .unwrap_or_else(|| jose::sha256_b64(token.as_bytes()));
-    Ok(VerifiedIdToken {
-        identity: Identity {
-            issuer: claims.iss,
-            subject: claims.sub,
-            email: claims.email.filter(|_| claims.email_verified == Some(true)),
-            groups: claims.groups.unwrap_or_default(),
-        },
-        expires_at: claims.exp,
-        token_id,
-    })
+    jose::decode_compact_payload(token).ok_or(IdTokenError::DuplicateMember)
 }
 
 /// A header that does not parse: say so plainly when the only fault is a

@@ -21,6 +21,8 @@ pub mod posture;
 pub mod proto;
 pub mod requests;
 pub mod revocation;
+pub mod service_token;
 pub mod text;
 pub mod time;
 pub mod urls;
+pub mod workload_token;

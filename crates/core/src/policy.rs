@@ -42,10 +42,34 @@
 //! - `force_command`: no control characters. `source_address`: comma-separated
 //!   IPv4/IPv6 addresses or CIDR blocks with no host bits set, no spaces.
 //!
+//! Workloads (CI jobs, Kubernetes service accounts, OAuth clients) have rules of their own:
+//!
+//! ```toml
+//! [[rules]]
+//! name = "deploy-from-main"
+//! match.issuers = ["https://token.actions.githubusercontent.com"]
+//! match.claims.repository = "acme/app"               # one pattern, or a list (any-of)
+//! match.claims.ref = ["refs/heads/main", "refs/tags/v*"]
+//! principals = ["deploy"]
+//! force_command = "/usr/local/bin/deploy"
+//! audiences = ["https://deploy-api.internal"]         # `zt token --audience` may mint for these
+//! ```
+//!
+//! - `match.claims` names claims of the workload token (nested objects joined with `.`, e.g.
+//!   `kubernetes.io.namespace`) and patterns for each (`*` any run, `?` one character, whole
+//!   value, case-sensitive). Every claim named must be present and match one of its patterns.
+//!   It needs `match.issuers`, since only the issuer gives a claim its meaning.
+//! - A rule with `match.claims` matches only workloads, and a rule without matches only
+//!   people: a broad rule for people never lets a CI job in.
+//! - A workload rule's certificates default to `ttl = "5m"` and `max_ttl = "1h"` (not the
+//!   `[defaults]`, which are sized for people).
+//! - `audiences` (any rule): the services `zt token --audience` may get a token for.
+//!
 //! Evaluation is pure: the broker builds an [`Identity`] from verified IdP
 //! claims, calls [`Policy::evaluate`], then [`Grant::narrow`] with what the
 //! client asked for.
 
+mod claims;
 mod duration;
 mod error;
 mod grant;
@@ -53,12 +77,14 @@ mod load;
 mod require;
 mod rule;
 
+pub use claims::{ClaimConditions, ClaimPattern};
 pub use duration::{DisplayDuration, DurationError, MAX_POLICY_DURATION, parse_duration};
 pub use error::{Denial, PolicyError};
 pub use grant::{Grant, Issue, MIN_TTL, NarrowError};
 pub use load::{DEFAULT_MAX_TTL, DEFAULT_TTL, Defaults};
 pub use require::{DEFAULT_POSTURE_TTL, Require};
 pub use rule::{Conditions, Mismatch, Rule, RuleOutcome, RuleTrace};
+use std::collections::BTreeMap;
 
 /// A verified identity, as the broker derived it from IdP token claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +97,29 @@ pub struct Identity {
     /// address must never be passed here.
     pub email: Option<String>,
     pub groups: Vec<String>,
+    /// For a workload (a CI job, a service account, an OAuth client): the claims of its
+    /// verified token, flattened (nested objects joined with `.`; strings as they are,
+    /// numbers and booleans as JSON writes them). `None` for a person. A workload identity
+    /// matches only rules with `match.claims`, and a person only rules without.
+    pub workload: Option<BTreeMap<String, String>>,
+}
+
+impl Identity {
+    /// A person's identity, as an IdP's ID token describes it.
+    pub fn person(issuer: &str, subject: &str, email: Option<String>, groups: Vec<String>) -> Self {
+        Identity {
+            issuer: issuer.to_owned(),
+            subject: subject.to_owned(),
+            email,
+            groups,
+            workload: None,
+        }
+    }
+
+    /// Whether this is a workload rather than a person.
+    pub fn is_workload(&self) -> bool {
+        self.workload.is_some()
+    }
 }
 
 /// A loaded, validated policy. Immutable; reloading builds a new one.
@@ -105,6 +154,19 @@ impl Policy {
                 issuer: id.issuer.clone(),
                 subject: id.subject.clone(),
                 groups: id.groups.clone(),
+                workload: id.is_workload().then(|| {
+                    self.rules
+                        .iter()
+                        .filter(|rule| rule.conditions().for_workloads())
+                        .map(|rule| {
+                            RuleTrace {
+                                rule: rule.name().to_owned(),
+                                outcome: RuleOutcome::NotMatched(rule.mismatches(id)),
+                            }
+                            .to_string()
+                        })
+                        .collect()
+                }),
             })
     }
 
@@ -130,6 +192,11 @@ impl Policy {
                 }
             })
             .collect()
+    }
+
+    /// The rule named `name`.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|rule| rule.name() == name)
     }
 
     /// The rules in evaluation order (read access for display).
@@ -187,6 +254,7 @@ extensions = []
             subject: "248289761001".into(),
             email: Some("alice@Example.COM".into()),
             groups: vec!["oncall".into(), "dev".into()],
+            workload: None,
         }
     }
 
@@ -196,6 +264,7 @@ extensions = []
             subject: "bob".into(),
             email: None,
             groups: vec!["dev".into()],
+            workload: None,
         }
     }
 
@@ -257,6 +326,7 @@ extensions = []
                 force_command: Some("/usr/local/bin/deploy".into()),
                 source_address: Some("10.0.0.0/8,192.0.2.1".into()),
                 require: Require::default(),
+                audiences: vec![],
             }
         );
         assert_eq!(policy.evaluate(&bob()).unwrap().rule, "developers");
@@ -391,5 +461,91 @@ principals = ["ops"]
             grant.narrow(None, Some(ten_years)),
             Err(NarrowError::TtlAboveMax { .. })
         ));
+    }
+
+    const CI: &str = r#"
+[[rules]]
+name = "deploy"
+match.issuers = ["https://ci.example"]
+match.claims.repository = "acme/app"
+match.claims.ref = ["refs/heads/main", "refs/tags/v*"]
+principals = ["deploy"]
+audiences = ["kubernetes"]
+
+[[rules]]
+name = "everyone"
+match.everyone = true
+principals = ["guest"]
+"#;
+
+    fn job(repository: &str, git_ref: &str) -> Identity {
+        let claims = [("repository", repository), ("ref", git_ref)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Identity {
+            workload: Some(claims),
+            ..Identity::person("https://ci.example", "job", None, vec![])
+        }
+    }
+
+    #[test]
+    fn workload_rules_match_only_workloads_and_people_rules_only_people() {
+        let policy = Policy::from_toml(CI).unwrap();
+        let grant = policy
+            .evaluate(&job("acme/app", "refs/heads/main"))
+            .unwrap();
+        assert_eq!(grant.rule, "deploy");
+        assert_eq!(grant.audiences, ["kubernetes"]);
+        // Minutes, not the working day of [defaults].
+        assert_eq!(grant.default_ttl, Duration::from_secs(300));
+        assert_eq!(grant.max_ttl, Duration::from_secs(3600));
+        // Another repository, a fork's pull request, another branch: no rule at all, not
+        // even `match.everyone`, which is for people.
+        for (repository, git_ref) in [
+            ("acme/other", "refs/heads/main"),
+            ("acme/app", "refs/pull/7/merge"),
+            ("acme/app", "refs/heads/feature"),
+        ] {
+            assert!(policy.evaluate(&job(repository, git_ref)).is_err());
+        }
+        let traces = policy.explain(&job("acme/app", "refs/pull/7/merge"));
+        assert_eq!(
+            traces[0].outcome,
+            RuleOutcome::NotMatched(vec![Mismatch::Claims(vec!["ref".into()])])
+        );
+        assert_eq!(
+            traces[1].outcome,
+            RuleOutcome::NotMatched(vec![Mismatch::Workload])
+        );
+        // A person never matches the workload rule, whatever the issuer.
+        let person = Identity::person("https://ci.example", "job", None, vec![]);
+        assert_eq!(policy.evaluate(&person).unwrap().rule, "everyone");
+        assert_eq!(
+            policy.explain(&person)[0].outcome,
+            RuleOutcome::NotMatched(vec![Mismatch::NotAWorkload])
+        );
+    }
+
+    #[test]
+    fn claims_need_issuers_and_audiences_are_checked() {
+        let no_issuer = CI.replace("match.issuers = [\"https://ci.example\"]\n", "");
+        assert!(matches!(
+            Policy::from_toml(&no_issuer),
+            Err(PolicyError::ClaimsWithoutIssuers { .. })
+        ));
+        for bad in ["[]", "[\"a b\"]", "[\"k\", \"k\"]", "[\"\"]"] {
+            let text = CI.replace(
+                "audiences = [\"kubernetes\"]",
+                &format!("audiences = {bad}"),
+            );
+            assert!(
+                matches!(
+                    Policy::from_toml(&text),
+                    Err(PolicyError::BadAudience { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

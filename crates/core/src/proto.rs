@@ -18,6 +18,8 @@ pub const TOKEN_PATH: &str = "/v1/token";
 pub const CERTIFICATE_PATH: &str = "/v1/ssh/certificates";
 pub const KRL_PATH: &str = "/v1/ssh/krl";
 pub const HOST_CERTIFICATE_PATH: &str = "/v1/hosts/certificates";
+/// The keys that verify tokens the broker mints for other services (and its access tokens).
+pub const JWKS_PATH: &str = "/v1/jwks";
 pub const HEALTH_PATH: &str = "/healthz";
 pub const READY_PATH: &str = "/readyz";
 /// The response header that carries a fresh broker nonce (RFC 9449 §8).
@@ -28,6 +30,8 @@ pub const POSTURE_EXTENSION: &str = "posture@zt.dev";
 /// RFC 8693 token type URIs.
 pub const TOKEN_TYPE_ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// A JWT: a workload token as `subject_token`, a token for another service as the result.
+pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// `GET /.well-known/zt-configuration`: everything a client needs to log in.
@@ -47,6 +51,13 @@ pub struct BrokerConfiguration {
     pub certificate_ttl: TtlLimits,
     pub token_endpoint: String,
     pub certificate_endpoint: String,
+    /// Keys that verify tokens for other services (`zt token --audience`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub jwks_uri: String,
+    /// The audience a CI job asks its OIDC issuer for (`zt login --ci`); empty when the
+    /// broker trusts no workload issuer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub workload_audience: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

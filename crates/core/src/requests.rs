@@ -15,6 +15,25 @@ pub fn exchange_form(id_token: &str) -> proto::TokenExchangeRequest {
     }
 }
 
+/// The RFC 8693 form that exchanges a workload token (a CI job's OIDC token, a Kubernetes
+/// service-account token, a client-credentials JWT) for a broker token.
+pub fn workload_exchange_form(token: &str) -> proto::TokenExchangeRequest {
+    proto::TokenExchangeRequest {
+        subject_token_type: proto::TOKEN_TYPE_JWT.into(),
+        ..exchange_form(token)
+    }
+}
+
+/// The RFC 8693 form that exchanges a broker access token for a token for `audience`.
+pub fn audience_form(access_token: &str, audience: &str) -> proto::TokenExchangeRequest {
+    proto::TokenExchangeRequest {
+        subject_token_type: proto::TOKEN_TYPE_ACCESS_TOKEN.into(),
+        audience: Some(audience.into()),
+        requested_token_type: Some(proto::TOKEN_TYPE_JWT.into()),
+        ..exchange_form(access_token)
+    }
+}
+
 /// A request to certify `ssh_key`, proving possession of it by signing over
 /// the `jti` of the DPoP proof the request travels with (which signs the digest of
 /// `posture`, when there is a report).

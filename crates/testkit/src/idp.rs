@@ -20,8 +20,17 @@ use super::process::GroupChild;
 /// The directory of the test IdP (package.json, package-lock.json, server.mjs).
 pub const IDP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/idp");
 
-/// The IdP's only client: public, native, device flow and refresh tokens.
+/// The IdP's interactive client: public, native, device flow and refresh tokens.
 pub const CLIENT_ID: &str = "zt";
+
+/// The confidential CI client of server.mjs: `client_credentials` only, authenticated with
+/// [`CI_CLIENT_SECRET`] (HTTP Basic; oidc-provider accepts the same secret in the form body).
+pub const CI_CLIENT_ID: &str = "zt-ci";
+/// [`CI_CLIENT_ID`]'s secret: public, like the test accounts' passwords.
+pub const CI_CLIENT_SECRET: &str = "zt-ci-secret-for-tests-only";
+/// The resource indicator `zt-ci` may ask for unless [`IdpOptions::ci_resource`] says
+/// otherwise; a token for it is an RFC 9068 JWT (`typ: at+jwt`) with this `aud`.
+pub const DEFAULT_CI_RESOURCE: &str = "urn:zt:broker";
 
 /// Every scope the client may ask for.
 pub const ALL_SCOPES: &str = "openid email profile groups offline_access";
@@ -49,6 +58,9 @@ pub struct IdpOptions {
     pub access_token_ttl_secs: Option<u64>,
     /// `IDP_ID_TOKEN_TTL` (default 3600 s).
     pub id_token_ttl_secs: Option<u64>,
+    /// `IDP_CI_RESOURCE`: the one resource `zt-ci` may get a JWT access token for
+    /// (default [`DEFAULT_CI_RESOURCE`]).
+    pub ci_resource: Option<String>,
 }
 
 /// A running test IdP. Dropping it kills the node process group.
@@ -146,6 +158,9 @@ impl TestIdp {
                 command.env(name, value.to_string());
             }
         }
+        if let Some(resource) = &options.ci_resource {
+            command.env("IDP_CI_RESOURCE", resource);
+        }
         let mut child = GroupChild::spawn(command).map_err(|e| format!("spawn node: {e}"))?;
 
         // Read stdout on a thread so the wait can time out; the thread keeps draining
@@ -225,6 +240,25 @@ impl TestIdp {
                 ("refresh_token", refresh_token),
             ],
         )
+    }
+
+    /// A client-credentials grant for `zt-ci` (HTTP Basic authentication), naming
+    /// `resource` when given: for the configured CI resource the answer's `access_token`
+    /// is a JWT, for another resource `invalid_target`, for none an opaque token.
+    pub fn client_credentials(&self, resource: Option<&str>) -> JsonResponse {
+        let url = self.url("/token");
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(resource.map(|resource| ("resource", resource)));
+        http::block_on(async {
+            let response = http::client()
+                .post(&url)
+                .basic_auth(CI_CLIENT_ID, Some(CI_CLIENT_SECRET))
+                .form(&form)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+            http::into_json(response).await
+        })
     }
 
     // --- the user's side, through the real pages -----------------------------------

@@ -15,12 +15,14 @@ pub mod dev_idp;
 pub mod hostile_idp;
 pub mod http;
 pub mod idp;
+pub mod kube;
 pub mod mounts;
 pub mod process;
 pub mod rng;
 pub mod ssh;
 pub mod sshd;
 pub mod web;
+pub mod workload_issuer;
 
 use std::io::Write as _;
 use std::net::TcpListener;

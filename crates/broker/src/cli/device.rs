@@ -152,6 +152,8 @@ fn change(args: OneArgs, status: DeviceStatus) -> Result<(), Failure> {
         revocation: None,
         enrolment: None,
         posture: None,
+        audience: None,
+        workload: None,
     };
     let write = Write {
         changes: vec![Change::SetDeviceStatus {

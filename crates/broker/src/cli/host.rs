@@ -100,6 +100,8 @@ fn create(args: TokenCreateArgs) -> Result<(), Failure> {
             expires_at,
         }),
         posture: None,
+        audience: None,
+        workload: None,
     };
     let write = Write {
         changes: vec![Change::AddEnrolmentToken(EnrolmentToken {

@@ -62,6 +62,7 @@ pub fn layout(dir: &Path, server: ServerConfig, idp: IdpConfig, audience: String
     BrokerConfig {
         server,
         identity_provider: idp,
+        workload_issuers: Vec::new(),
         tokens: TokenConfig {
             audience,
             ..TokenConfig::default()

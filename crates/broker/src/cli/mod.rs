@@ -12,6 +12,7 @@ pub mod policy;
 pub mod revoke;
 pub mod serve;
 pub mod sign_host;
+pub mod token_key;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +50,8 @@ pub enum BrokerCommand {
     Host(host::HostArgs),
     /// Check a policy file and explain its decision for an identity
     Policy(policy::PolicyArgs),
+    /// Rotate the key that signs broker tokens (local admin command)
+    TokenKey(token_key::TokenKeyArgs),
 }
 
 /// The command line as `zt-broker` parses it: the clap definitions with the manual's
@@ -70,6 +73,7 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
         BrokerCommand::Device(args) => device::run(args),
         BrokerCommand::Host(args) => host::run(args),
         BrokerCommand::Policy(args) => policy::run(args),
+        BrokerCommand::TokenKey(args) => token_key::run(args),
     }
 }
 

@@ -38,6 +38,10 @@ pub struct CheckArgs {
     /// A group the identity is in (repeat for several)
     #[arg(long = "group", requires = "subject")]
     pub groups: Vec<String>,
+    /// A claim of a workload token, NAME=VALUE (repeat for several): the identity is then a
+    /// workload (a CI job), matched by rules with match.claims
+    #[arg(long = "claim", value_name = "NAME=VALUE", requires = "subject", value_parser = parse_claim)]
+    pub claims: Vec<(String, String)>,
     /// A device's posture report (`zt posture --json` output): say whether it meets the
     /// granting rule's posture requirements
     #[arg(long, value_name = "FILE", requires = "subject")]
@@ -45,6 +49,13 @@ pub struct CheckArgs {
     /// Print one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_claim(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| "write a claim as NAME=VALUE, e.g. repository=acme/app".to_owned())
 }
 
 pub fn run(args: PolicyArgs) -> Result<(), Failure> {
@@ -59,10 +70,8 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         return summary(&args.policy, &policy, args.json);
     };
     let id = Identity {
-        issuer,
-        subject,
-        email: args.email,
-        groups: args.groups,
+        workload: (!args.claims.is_empty()).then(|| args.claims.into_iter().collect()),
+        ..Identity::person(&issuer, &subject, args.email, args.groups)
     };
     let traces = policy.explain(&id);
     let grant = policy.evaluate(&id);
@@ -95,6 +104,7 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
                 "ttl_secs": g.default_ttl.as_secs(), "max_ttl_secs": g.max_ttl.as_secs(),
                 "extensions": g.extensions, "force_command": g.force_command,
                 "source_address": g.source_address,
+                "audiences": g.audiences,
                 "require": {
                     "device": g.require.device.as_str(),
                     "posture": g.require.posture,
@@ -121,7 +131,7 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
     }
     text.push_str(&match &grant {
         Ok(g) => format!(
-            "→ allowed by rule \"{}\": principals {}, ttl {} (max {}), extensions [{}]{}{}\n",
+            "→ allowed by rule \"{}\": principals {}, ttl {} (max {}), extensions [{}]{}{}{}\n",
             g.rule,
             g.principals.join(","),
             human(g.default_ttl),
@@ -135,6 +145,11 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
                 .as_deref()
                 .map(|a| format!(", source-address {a}"))
                 .unwrap_or_default(),
+            if g.audiences.is_empty() {
+                String::new()
+            } else {
+                format!(", tokens for [{}]", g.audiences.join(","))
+            },
         ),
         Err(denial) => format!("→ denied: {denial}\n"),
     });

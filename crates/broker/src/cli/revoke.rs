@@ -136,5 +136,7 @@ fn record(revocation: &Revocation, outcome: Outcome) -> AuditRecord {
         revocation: Some(revocation.clone()),
         enrolment: None,
         posture: None,
+        audience: None,
+        workload: None,
     }
 }

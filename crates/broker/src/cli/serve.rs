@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::config::BrokerConfig;
 use crate::http;
-use crate::idp::IdpKeys;
+use crate::idp::Issuers;
 use crate::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::service::Broker;
 use crate::store::audit_log::AuditLog;
@@ -27,11 +27,27 @@ pub struct ServeArgs {
 pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
     let keys = BrokerKeys::load(&config.keys).map_err(|e| Failure::config(e.to_string()))?;
     let policy = load_policy(&config.policy)?;
+    // A token minted "for another service" with the broker's own audience would be a broker
+    // token by another name.
+    if let Some(rule) = policy
+        .rules()
+        .iter()
+        .find(|r| r.audiences().contains(&config.tokens.audience))
+    {
+        return Err(Failure::config(format!(
+            "{}: rule \"{}\" lists the broker's own audience {:?} in audiences; list only other services",
+            config.policy.display(),
+            rule.name(),
+            config.tokens.audience
+        )));
+    }
     let store = open_store(&config)?;
-    let idp = IdpKeys::new(
+    let idp = Issuers::new(
         &config.identity_provider.issuer,
         &config.identity_provider.client_id,
         config.identity_provider.token_bounds(),
+        &config.workload_issuers,
+        config.workload_audience(),
     );
     Ok(Broker::new(
         config,

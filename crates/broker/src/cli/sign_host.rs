@@ -98,6 +98,8 @@ pub fn run(args: SignHostArgs) -> Result<(), Failure> {
             revocation: None,
             enrolment: None,
             posture: None,
+            audience: None,
+            workload: None,
         },
     };
     super::runtime()?

@@ -18,7 +18,10 @@ use zt_core::revocation::Revocation;
 
 use super::{Broker, Refusal, RequestMeta};
 use crate::config::BrokerConfig;
-use crate::idp::{IdTokenVerifier, IdpError, VerifyFuture};
+use crate::idp::{IdTokenVerifier, IdpError, VerifyFuture, WorkloadFuture};
+use zt_core::workload_token::VerifiedWorkloadToken;
+
+mod workload;
 use crate::keys::BrokerKeys;
 use crate::store::memory::MemoryStore;
 use crate::store::{Change, Store, Write};
@@ -65,10 +68,29 @@ ttl = "1h"
 require.posture.disk_encryption = true
 require.posture.firewall = true
 require.posture.grace.firewall = "2m"
+
+[[rules]]
+name = "deploy"
+match.issuers = ["https://ci.test"]
+match.claims.repository = "acme/app"
+match.claims.ref = "refs/heads/main"
+principals = ["deploy"]
+force_command = "/usr/local/bin/deploy"
+audiences = ["kubernetes"]
+
+[[rules]]
+name = "api-readers"
+match.groups = ["api"]
+principals = ["reader"]
+audiences = ["https://api.internal", "kubernetes"]
 "#;
 
-/// ID tokens by their text: what the broker's IdP verifier would say about each.
-struct FixedIdp(HashMap<&'static str, Answer>);
+/// ID tokens by their text: what the broker's IdP verifier would say about each; and
+/// workload tokens the same way.
+struct FixedIdp(
+    HashMap<&'static str, Answer>,
+    HashMap<&'static str, VerifiedWorkloadToken>,
+);
 
 type Answer = Result<VerifiedIdToken, fn() -> IdpError>;
 
@@ -81,15 +103,24 @@ impl IdTokenVerifier for FixedIdp {
         };
         Box::pin(async move { answer })
     }
+
+    fn verify_workload<'a>(&'a self, token: &'a str, _now: u64) -> WorkloadFuture<'a> {
+        let answer = self
+            .1
+            .get(token)
+            .cloned()
+            .ok_or(IdpError::UntrustedIssuer("https://unknown.test".into()));
+        Box::pin(async move { answer })
+    }
 }
 
 fn identity(subject: &str, groups: &[&str]) -> Identity {
-    Identity {
-        issuer: ISSUER.into(),
-        subject: subject.into(),
-        email: Some(format!("{subject}@example.com")),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-    }
+    Identity::person(
+        ISSUER,
+        subject,
+        Some(format!("{subject}@example.com")),
+        groups.iter().map(|g| g.to_string()).collect(),
+    )
 }
 
 fn verified(subject: &str, groups: &[&str], token_id: &str) -> VerifiedIdToken {
@@ -115,24 +146,29 @@ fn fixture() -> Fixture {
         user_ca: ca(),
         host_ca: ca(),
         token: SigningKey::generate().unwrap(),
+        previous_token: None,
         additional_host_cas: vec![],
     };
-    let idp = FixedIdp(HashMap::from([
-        ("alice-1", Ok(verified("alice", &["sre"], "id-alice-1"))),
-        ("alice-2", Ok(verified("alice", &["sre"], "id-alice-2"))),
-        ("bob-1", Ok(verified("bob", &["dev"], "id-bob-1"))),
-        ("carol-1", Ok(verified("carol", &["secure"], "id-carol-1"))),
-        ("carol-2", Ok(verified("carol", &["secure"], "id-carol-2"))),
-        ("dave-1", Ok(verified("dave", &["laptops"], "id-dave-1"))),
-        (
-            "expired",
-            Err((|| IdpError::Token(IdTokenError::Expired)) as fn() -> IdpError),
-        ),
-        (
-            "idp-down",
-            Err(|| IdpError::Unreachable(ISSUER.into(), "connection refused".into())),
-        ),
-    ]));
+    let idp = FixedIdp(
+        HashMap::from([
+            ("erin-1", Ok(verified("erin", &["api"], "id-erin-1"))),
+            ("alice-1", Ok(verified("alice", &["sre"], "id-alice-1"))),
+            ("alice-2", Ok(verified("alice", &["sre"], "id-alice-2"))),
+            ("bob-1", Ok(verified("bob", &["dev"], "id-bob-1"))),
+            ("carol-1", Ok(verified("carol", &["secure"], "id-carol-1"))),
+            ("carol-2", Ok(verified("carol", &["secure"], "id-carol-2"))),
+            ("dave-1", Ok(verified("dave", &["laptops"], "id-dave-1"))),
+            (
+                "expired",
+                Err((|| IdpError::Token(IdTokenError::Expired)) as fn() -> IdpError),
+            ),
+            (
+                "idp-down",
+                Err(|| IdpError::Unreachable(ISSUER.into(), "connection refused".into())),
+            ),
+        ]),
+        workload::jobs(),
+    );
     let store = Arc::new(MemoryStore::new());
     let broker = Broker::new(
         config,
@@ -144,7 +180,7 @@ fn fixture() -> Fixture {
     Fixture {
         broker,
         store,
-        devices: ["alice", "bob", "carol", "dave", "nobody"]
+        devices: ["alice", "bob", "carol", "dave", "erin", "job", "nobody"]
             .into_iter()
             .map(|who| (who, SigningKey::generate().unwrap()))
             .collect(),

@@ -599,6 +599,8 @@ mod tests {
                 revocation: None,
                 enrolment: None,
                 posture: None,
+                audience: None,
+                workload: None,
             },
         }
     }

@@ -182,6 +182,8 @@ mod tests {
             revocation: None,
             enrolment: None,
             posture: None,
+            audience: None,
+            workload: None,
         }
     }
 

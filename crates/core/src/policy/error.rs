@@ -65,6 +65,16 @@ pub enum PolicyError {
         "rule \"{rule}\": match.subjects needs match.issuers too, because a subject is only unique within its issuer"
     )]
     SubjectsWithoutIssuers { rule: String },
+    #[error(
+        "rule \"{rule}\": match.claims needs match.issuers too, because a claim means what its issuer says it means"
+    )]
+    ClaimsWithoutIssuers { rule: String },
+    #[error("rule \"{rule}\": audience \"{audience}\" is invalid: {reason}")]
+    BadAudience {
+        rule: String,
+        audience: String,
+        reason: &'static str,
+    },
     #[error("rule \"{rule}\" grants no principals; add principals = [\"<login>\"]")]
     NoPrincipals { rule: String },
     #[error("rule \"{rule}\": principal \"{principal}\" is invalid: {reason}")]
@@ -119,10 +129,28 @@ pub struct Denial {
     pub issuer: String,
     pub subject: String,
     pub groups: Vec<String>,
+    /// For a workload: why each rule for workloads did not match (`rule "x": no match: …`).
+    pub workload: Option<Vec<String>>,
 }
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(traces) = &self.workload {
+            write!(
+                f,
+                "no policy rule matches workload iss={} sub={}",
+                Printable(&self.issuer),
+                Printable(&self.subject),
+            )?;
+            if traces.is_empty() {
+                f.write_str(" (the policy has no rule for workloads)")?;
+            } else {
+                write!(f, " ({})", traces.join("; "))?;
+            }
+            return f.write_str(
+                "; ask a zt admin for a rule whose match.issuers and match.claims fit this job",
+            );
+        }
         write!(
             f,
             "no policy rule matches iss={} sub={} groups=[{}]; ",
@@ -148,6 +176,7 @@ mod tests {
             issuer: "https://idp".into(),
             subject: "bob".into(),
             groups: vec!["dev".into()],
+            workload: None,
         };
         assert_eq!(
             denial.to_string(),
@@ -161,6 +190,7 @@ mod tests {
             issuer: "https://idp".into(),
             subject: "bob\nFAKE LOG LINE\u{1b}[2J".into(),
             groups: vec![],
+            workload: None,
         };
         let text = denial.to_string();
         assert!(!text.chars().any(char::is_control), "{text}");

@@ -24,6 +24,8 @@ pub struct Grant {
     pub source_address: Option<String>,
     /// What the device must be and prove.
     pub require: super::require::Require,
+    /// Services `zt token --audience` may get tokens for.
+    pub audiences: Vec<String>,
 }
 
 /// What one certificate will carry, after the request narrowed the grant.
@@ -159,6 +161,7 @@ mod tests {
             force_command: Some("/bin/deploy".into()),
             source_address: Some("10.0.0.0/8".into()),
             require: super::super::Require::default(),
+            audiences: vec![],
         }
     }
 

@@ -19,6 +19,13 @@ use std::time::Duration;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 /// Cap on requested lifetimes when neither the rule nor `[defaults]` sets one.
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(8 * 3600);
+/// A workload rule's certificate lifetime and cap when the rule sets none: a CI job needs
+/// minutes, not the working day `[defaults]` is sized for.
+pub const WORKLOAD_TTL: Duration = Duration::from_secs(5 * 60);
+pub const WORKLOAD_MAX_TTL: Duration = Duration::from_secs(3600);
+/// How many `audiences` a rule may list, and how long each may be.
+const MAX_AUDIENCES: usize = 64;
+const MAX_AUDIENCE_LEN: usize = 256;
 /// Extensions a rule gets when it does not list any.
 const DEFAULT_EXTENSIONS: [&str; 1] = ["permit-pty"];
 const MAX_RULE_NAME_LEN: usize = 64;
@@ -53,6 +60,7 @@ struct RawRule {
     force_command: Option<String>,
     source_address: Option<String>,
     require: Option<super::require::RawRequire>,
+    audiences: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +70,7 @@ struct RawMatch {
     subjects: Option<Vec<String>>,
     email_domains: Option<Vec<String>>,
     groups: Option<Vec<String>>,
+    claims: Option<std::collections::BTreeMap<String, super::claims::RawPatterns>>,
     everyone: Option<bool>,
 }
 
@@ -185,8 +194,13 @@ fn load_rule(raw: RawRule, defaults: &Defaults) -> Result<Rule, PolicyError> {
     let principals = load_principals(&name, raw.principals)?;
 
     let scope = format!("rule \"{name}\"");
-    let ttl = duration(&scope, "ttl", raw.ttl.as_deref())?.unwrap_or(defaults.ttl);
-    let max_ttl = duration(&scope, "max_ttl", raw.max_ttl.as_deref())?.unwrap_or(defaults.max_ttl);
+    let (default_ttl, default_max_ttl) = if conditions.for_workloads() {
+        (WORKLOAD_TTL, WORKLOAD_MAX_TTL)
+    } else {
+        (defaults.ttl, defaults.max_ttl)
+    };
+    let ttl = duration(&scope, "ttl", raw.ttl.as_deref())?.unwrap_or(default_ttl);
+    let max_ttl = duration(&scope, "max_ttl", raw.max_ttl.as_deref())?.unwrap_or(default_max_ttl);
     check_ttls(&scope, ttl, max_ttl)?;
 
     let extensions = match raw.extensions {
@@ -212,7 +226,9 @@ fn load_rule(raw: RawRule, defaults: &Defaults) -> Result<Rule, PolicyError> {
         }
     }
     let require = super::require::load(&name, raw.require)?;
+    let audiences = load_audiences(&name, raw.audiences)?;
     Ok(Rule {
+        audiences,
         require,
         name,
         conditions,
@@ -262,8 +278,10 @@ fn load_conditions(rule: &str, raw: Option<RawMatch>) -> Result<Conditions, Poli
         }
         domain.make_ascii_lowercase();
     }
+    let claims = super::claims::load(rule, raw.claims)?;
     let everyone = raw.everyone.unwrap_or(false);
     if !everyone
+        && claims.is_empty()
         && issuers.is_empty()
         && subjects.is_empty()
         && email_domains.is_empty()
@@ -280,13 +298,57 @@ fn load_conditions(rule: &str, raw: Option<RawMatch>) -> Result<Conditions, Poli
             rule: rule.to_owned(),
         });
     }
+    // A claim means what its issuer says it means: `repository` from one issuer is not
+    // `repository` from another.
+    if !claims.is_empty() && issuers.is_empty() {
+        return Err(PolicyError::ClaimsWithoutIssuers {
+            rule: rule.to_owned(),
+        });
+    }
     Ok(Conditions {
         issuers,
         subjects,
         email_domains,
         groups,
+        claims,
         everyone,
     })
+}
+
+/// `audiences`: the services a rule lets `zt token --audience` mint tokens for. Plain,
+/// printable values, no repeats. (That none is the broker's own audience is checked when the
+/// broker loads the policy, since only it knows its audience.)
+fn load_audiences(rule: &str, raw: Option<Vec<String>>) -> Result<Vec<String>, PolicyError> {
+    let Some(audiences) = raw else {
+        return Ok(Vec::new());
+    };
+    let bad = |value: &str, reason: &'static str| PolicyError::BadAudience {
+        rule: rule.to_owned(),
+        audience: Printable(value).to_string(),
+        reason,
+    };
+    if audiences.is_empty() {
+        return Err(bad("", "the list is empty; leave `audiences` out instead"));
+    }
+    if audiences.len() > MAX_AUDIENCES {
+        return Err(bad("", "a rule lists at most 64 audiences"));
+    }
+    let mut seen = HashSet::new();
+    for audience in &audiences {
+        if audience.is_empty()
+            || audience.len() > MAX_AUDIENCE_LEN
+            || !audience.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(bad(
+                audience,
+                "an audience is 1-256 printable ASCII characters without spaces",
+            ));
+        }
+        if !seen.insert(audience.as_str()) {
+            return Err(bad(audience, "it is listed twice"));
+        }
+    }
+    Ok(audiences)
 }
 
 /// A present condition list must be non-empty (an empty any-of matches

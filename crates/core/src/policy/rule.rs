@@ -7,6 +7,7 @@
 //! after the last `@` of a *verified* email ASCII-case-insensitively.
 
 use super::Identity;
+use super::claims::ClaimConditions;
 use super::grant::Grant;
 use crate::text::PrintableList;
 use std::collections::BTreeSet;
@@ -25,6 +26,8 @@ pub struct Conditions {
     /// Stored lower-case.
     pub(super) email_domains: Vec<String>,
     pub(super) groups: Vec<String>,
+    /// `match.claims`: present only on rules for workloads (CI jobs, service accounts).
+    pub(super) claims: ClaimConditions,
     pub(super) everyone: bool,
 }
 
@@ -49,10 +52,25 @@ impl Conditions {
     pub fn everyone(&self) -> bool {
         self.everyone
     }
+    /// `match.claims`; empty on a rule for people.
+    pub fn claims(&self) -> &ClaimConditions {
+        &self.claims
+    }
+    /// Whether the rule is for workloads: it lists `match.claims`. People and workloads never
+    /// share a rule, so a broad rule for people (`match.everyone`) never lets a CI job in, and
+    /// a rule for a CI job never matches a person.
+    pub fn for_workloads(&self) -> bool {
+        !self.claims.is_empty()
+    }
 
     /// Every condition the identity fails, in a fixed order. Empty means match.
     fn mismatches(&self, id: &Identity) -> Vec<Mismatch> {
         let mut failed = Vec::new();
+        match (&id.workload, self.for_workloads()) {
+            (Some(_), false) => failed.push(Mismatch::Workload),
+            (None, true) => failed.push(Mismatch::NotAWorkload),
+            _ => {}
+        }
         if !self.issuers.is_empty() && !self.issuers.contains(&id.issuer) {
             failed.push(Mismatch::Issuer);
         }
@@ -75,6 +93,12 @@ impl Conditions {
         }
         if !self.groups.is_empty() && !id.groups.iter().any(|g| self.groups.contains(g)) {
             failed.push(Mismatch::Group);
+        }
+        if let Some(claims) = &id.workload {
+            let names = self.claims.failing(claims);
+            if !names.is_empty() {
+                failed.push(Mismatch::Claims(names));
+            }
         }
         failed
     }
@@ -99,6 +123,8 @@ pub struct Rule {
     pub(super) force_command: Option<String>,
     pub(super) source_address: Option<String>,
     pub(super) require: super::require::Require,
+    /// Services `zt token --audience` may get tokens for under this rule.
+    pub(super) audiences: Vec<String>,
 }
 
 impl Rule {
@@ -128,6 +154,10 @@ impl Rule {
     pub fn source_address(&self) -> Option<&str> {
         self.source_address.as_deref()
     }
+    /// `audiences`: the services this rule's identities may get tokens for.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
 
     /// Whether every condition of this rule holds for `id`.
     pub fn matches(&self, id: &Identity) -> bool {
@@ -145,6 +175,7 @@ impl Rule {
             force_command: self.force_command.clone(),
             source_address: self.source_address.clone(),
             require: self.require.clone(),
+            audiences: self.audiences.clone(),
         }
     }
 
@@ -154,8 +185,14 @@ impl Rule {
 }
 
 /// A condition a rule lists that the identity does not meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {
+    /// A workload identity, and the rule is for people (it has no `match.claims`).
+    Workload,
+    /// A person, and the rule is for workloads (it has `match.claims`).
+    NotAWorkload,
+    /// These claims of `match.claims` are missing or match none of their patterns.
+    Claims(Vec<String>),
     /// The issuer is not in `match.issuers`.
     Issuer,
     /// The subject is not in `match.subjects`.
@@ -171,6 +208,15 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Workload => "a workload matches only rules with match.claims",
+            Self::NotAWorkload => "match.claims is for workload tokens, not people",
+            Self::Claims(names) => {
+                return write!(
+                    f,
+                    "claim(s) {} do not match match.claims",
+                    PrintableList(names)
+                );
+            }
             Self::Issuer => "issuer is not in match.issuers",
             Self::Subject => "subject is not in match.subjects",
             Self::NoVerifiedEmail => "no verified email for match.email_domains",
@@ -228,6 +274,7 @@ mod tests {
             subject: subject.into(),
             email: email.map(String::from),
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            workload: None,
         }
     }
 
@@ -260,6 +307,7 @@ mod tests {
             subjects: strings(&["alice"]),
             email_domains: strings(&["example.com"]),
             groups: strings(&["sre"]),
+            claims: ClaimConditions::default(),
             everyone: false,
         };
         let alice = id("https://idp", "alice", Some("alice@example.com"), &["sre"]);
