@@ -4,18 +4,8 @@
 use serde_json::{Value, json};
 use zt_core::jose::b64;
 
-use super::{Caller, assert_refused, honest_certificate, setup};
+use super::{Caller, assert_refused, honest_certificate, setup, with, without};
 use zt_testkit::hostile_idp::{CLIENT_ID, EC_KID, HostileIdp, RSA_KID, sign_raw_rs256, unix_now};
-
-fn with(mut claims: Value, key: &str, value: Value) -> Value {
-    claims[key] = value;
-    claims
-}
-
-fn without(mut claims: Value, key: &str) -> Value {
-    claims.as_object_mut().unwrap().remove(key);
-    claims
-}
 
 fn unsigned(header: &Value, claims: &Value) -> String {
     format!(

@@ -11,6 +11,7 @@ mod proofs;
 mod rate_limits;
 mod slow_connections;
 mod transport;
+mod workload;
 
 use crate::e2e::fixture::Broker;
 use zt_testkit::broker_client::{Caller, ssh_key};
@@ -74,4 +75,20 @@ pub fn assert_refused(reply: &JsonResponse, status: u16, code: &str, case: &str,
         secret.len() < 16 || !description.contains(secret),
         "{case}: the description echoes what was sent"
     );
+}
+
+/// `claims` with `key` set to `value`.
+pub fn with(
+    mut claims: serde_json::Value,
+    key: &str,
+    value: serde_json::Value,
+) -> serde_json::Value {
+    claims[key] = value;
+    claims
+}
+
+/// `claims` without `key`.
+pub fn without(mut claims: serde_json::Value, key: &str) -> serde_json::Value {
+    claims.as_object_mut().unwrap().remove(key);
+    claims
 }

@@ -3,11 +3,11 @@
 //! token endpoint, Kubernetes-shaped token file, real JWKS with RS256 and ES256 keys) and the
 //! real oidc-provider's client-credentials grant, and the real sshd.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::fixture::{Broker, User};
+use super::fixture::{Broker, User, listing, trust_workloads};
 use super::target;
 use zt_testkit::idp::{CI_CLIENT_ID, CI_CLIENT_SECRET, DEFAULT_CI_RESOURCE, IdpOptions, TestIdp};
 use zt_testkit::sshd::current_login;
@@ -45,21 +45,6 @@ principals = ["guest"]
     )
 }
 
-/// A broker that trusts `issuers` for workload tokens.
-fn broker_trusting(people: &str, policy: &str, issuers: &[&str]) -> Broker {
-    Broker::start_with(people, policy, |config| {
-        let list: Vec<toml::Value> = issuers
-            .iter()
-            .map(|issuer| {
-                let mut table = toml::Table::new();
-                table.insert("issuer".into(), issuer.to_string().into());
-                table.into()
-            })
-            .collect();
-        config.insert("workload_issuers".into(), list.into());
-    })
-}
-
 /// A job's environment on a GitHub Actions runner.
 fn github_job(broker: &Broker, issuer: &WorkloadIssuer) -> User {
     User::new()
@@ -68,23 +53,6 @@ fn github_job(broker: &Broker, issuer: &WorkloadIssuer) -> User {
         .with_env("ACTIONS_ID_TOKEN_REQUEST_URL", issuer.request_url())
         .with_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", issuer.request_token())
         .with_env("ZT_BROKER", broker.url.clone())
-}
-
-/// Every path under `dir`, sorted: what a job leaves behind.
-fn listing(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() && !path.is_symlink() {
-                stack.push(path.clone());
-            }
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 fn ssh_ci(port: u16) -> Vec<String> {
@@ -117,7 +85,7 @@ fn a_github_actions_job_runs_a_command_as_its_principal_and_leaves_nothing_behin
     }
     let idp = TestIdp::start(IdpOptions::default());
     let github = WorkloadIssuer::start(Alg::Rs256);
-    let broker = broker_trusting(
+    let broker = Broker::start_trusting(
         &idp.issuer,
         &policy(&github.issuer(), "https://k8s.invalid"),
         &[&github.issuer()],
@@ -171,7 +139,7 @@ fn another_repository_a_fork_pull_request_or_another_branch_is_denied() {
     }
     let idp = TestIdp::start(IdpOptions::default());
     let github = WorkloadIssuer::start(Alg::Es256);
-    let broker = broker_trusting(
+    let broker = Broker::start_trusting(
         &idp.issuer,
         &policy(&github.issuer(), "https://k8s.invalid"),
         &[&github.issuer()],
@@ -218,7 +186,7 @@ fn wrong_audience_expired_replayed_and_foreign_tokens_are_refused() {
     let idp = TestIdp::start(IdpOptions::default());
     let kubernetes = WorkloadIssuer::start(Alg::Es256);
     let foreign = WorkloadIssuer::start(Alg::Es256);
-    let broker = broker_trusting(
+    let broker = Broker::start_trusting(
         &idp.issuer,
         &policy("https://github.invalid", &kubernetes.issuer()),
         &[&kubernetes.issuer()],
@@ -316,12 +284,7 @@ principals = ["deploy"]
         idp.issuer
     );
     let mut broker = Broker::init_with(&idp.issuer, &policy, |config| {
-        let mut table = toml::Table::new();
-        table.insert("issuer".into(), idp.issuer.clone().into());
-        config.insert(
-            "workload_issuers".into(),
-            toml::Value::Array(vec![table.into()]),
-        );
+        trust_workloads(config, &[&idp.issuer]);
         config["tokens"]
             .as_table_mut()
             .unwrap()

@@ -70,6 +70,11 @@ impl Broker {
         })
     }
 
+    /// Like `start`, trusting `issuers` for workload tokens (CI jobs): `[[workload_issuers]]`.
+    pub fn start_trusting(issuer: &str, policy: &str, issuers: &[&str]) -> Broker {
+        Self::start_with(issuer, policy, |config| trust_workloads(config, issuers))
+    }
+
     /// Like `start`, with `configure` editing zt-broker.toml before `serve`.
     pub fn start_with(
         issuer: &str,
@@ -254,6 +259,36 @@ impl TlsFiles {
     pub fn path(&self, name: &str) -> String {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
+}
+
+/// Add `[[workload_issuers]]` entries for `issuers` to a zt-broker.toml.
+pub fn trust_workloads(config: &mut toml::Table, issuers: &[&str]) {
+    let list: Vec<toml::Value> = issuers
+        .iter()
+        .map(|issuer| {
+            let mut table = toml::Table::new();
+            table.insert("issuer".into(), issuer.to_string().into());
+            table.into()
+        })
+        .collect();
+    config.insert("workload_issuers".into(), list.into());
+}
+
+/// Every path under `dir`, sorted: what a run left behind.
+pub fn listing(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// A person with a fresh HOME, running the real `zt`.

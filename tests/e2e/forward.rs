@@ -443,3 +443,86 @@ fn forwarding_the_policy_does_not_grant_is_refused_before_ssh_runs() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(wait_until(Duration::from_secs(5), || connections() > before));
 }
+
+/// Issue 13: a CI job keeps a tunnel up with its workload identity. A reconnect reuses the
+/// job's certificate while it is valid (no new token), and on Ctrl-C nothing is left behind.
+#[test]
+fn zt_forward_ci_carries_a_tunnel_for_a_job_and_leaves_nothing_behind() {
+    if !require_peers(&[Peer::Idp, Peer::Sshd]) {
+        return;
+    }
+    use zt_testkit::workload_issuer::{Alg, WorkloadIssuer};
+    let idp = TestIdp::start(IdpOptions::default());
+    let github = WorkloadIssuer::start(Alg::Es256);
+    let policy = format!(
+        r#"
+[[rules]]
+name = "job-tunnels"
+match.issuers = ["{}"]
+match.claims.repository = "acme/app"
+principals = ["ops"]
+extensions = ["permit-port-forwarding"]
+"#,
+        github.issuer()
+    );
+    let broker = Broker::start_trusting(&idp.issuer, &policy, &[&github.issuer()]);
+    github.set_job_claims(github.github_claims("acme/app", "refs/heads/main", "unused"));
+    let job = User::new()
+        .with_env("CI", "true")
+        .with_env("ZT_BROKER", broker.url.clone())
+        .with_env("ACTIONS_ID_TOKEN_REQUEST_URL", github.request_url())
+        .with_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", github.request_token());
+    job.zt();
+    let before = super::fixture::listing(job.home.path());
+    let sshd = target(&broker, &["ops"], true);
+    let http = http_server();
+    let local = free_port();
+    let mut forward = Forward::start(
+        &job,
+        &[
+            "--ci".into(),
+            "-F".into(),
+            "/dev/null".into(),
+            "-p".into(),
+            sshd.port.to_string(),
+            format!("{}@127.0.0.1", current_login()),
+            "-L".into(),
+            format!("127.0.0.1:{local}:127.0.0.1:{http}"),
+        ],
+    );
+    let up = wait_until(Duration::from_secs(30), || {
+        http_through(local).as_deref() == Some(BODY)
+    });
+    assert!(
+        up,
+        "no HTTP through -L; {:?}\n{}",
+        forward.events(),
+        broker.log()
+    );
+    let first = forward.ssh_pids();
+    assert!(signal(first[0], "KILL"));
+    assert!(wait_until(Duration::from_secs(30), || forward
+        .ssh_pids()
+        .len()
+        == 2));
+    assert!(wait_until(Duration::from_secs(30), || {
+        http_through(local).as_deref() == Some(BODY)
+    }));
+    assert_eq!(
+        github.token_requests(),
+        1,
+        "the valid certificate was not reused"
+    );
+
+    assert!(signal(u64::from(forward.child.id()), "INT"));
+    assert!(wait_until(Duration::from_secs(15), || forward
+        .child
+        .try_exited()
+        .is_some()));
+    assert_eq!(forward.child.try_exited().unwrap().code(), Some(0));
+    assert_eq!(
+        super::fixture::listing(job.home.path()),
+        before,
+        "the job left files behind"
+    );
+}

@@ -145,14 +145,8 @@ fn kubectl_uses_zt_as_its_credential_plugin_in_a_ci_job() {
     }
     let idp = TestIdp::start(IdpOptions::default());
     let github = WorkloadIssuer::start(Alg::Rs256);
-    let broker = Broker::start_with(&idp.issuer, &policy(&github.issuer()), |config| {
-        let mut table = toml::Table::new();
-        table.insert("issuer".into(), github.issuer().into());
-        config.insert(
-            "workload_issuers".into(),
-            toml::Value::Array(vec![table.into()]),
-        );
-    });
+    let broker =
+        Broker::start_trusting(&idp.issuer, &policy(&github.issuer()), &[&github.issuer()]);
     github.set_job_claims(github.github_claims("acme/app", "refs/heads/main", "unused"));
     let job = User::new();
     let home = job.home.path().to_str().unwrap().to_owned();

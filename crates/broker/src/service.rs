@@ -176,6 +176,10 @@ impl Broker {
             proto::TOKEN_TYPE_ACCESS_TOKEN if !for_broker => {
                 self.try_service_token(meta, req, known).await
             }
+            proto::TOKEN_TYPE_ACCESS_TOKEN => Err(Refusal::new(
+                ErrorCode::InvalidTarget,
+                "a broker token is exchanged only for another audience; the broker's own audience needs no exchange",
+            )),
             proto::TOKEN_TYPE_ID_TOKEN | proto::TOKEN_TYPE_JWT if !for_broker => Err(Refusal::new(
                 ErrorCode::InvalidTarget,
                 "exchange the identity for a broker token first, then that token for the other audience",

@@ -114,8 +114,7 @@ struct Claims {
 pub struct VerifiedIdToken {
     pub identity: Identity,
     pub expires_at: u64,
-    /// `jti` if the IdP sets one, else a hash of the token: the key of the
-    /// single-use ledger.
+    /// The key of the single-use ledger: see [`ledger_key`].
     pub token_id: String,
 }
 
@@ -164,10 +163,7 @@ pub fn verify(
     let claims: Claims =
         serde_json::from_value(raw).map_err(|e| IdTokenError::BadClaims(e.to_string()))?;
     check_claims(&claims, expect)?;
-    let token_id = claims
-        .jti
-        .clone()
-        .unwrap_or_else(|| jose::sha256_b64(token.as_bytes()));
+    let token_id = ledger_key(&claims.iss, claims.jti.as_deref(), token);
     Ok(VerifiedIdToken {
         identity: Identity::person(
             &claims.iss,
@@ -178,6 +174,20 @@ pub fn verify(
         expires_at: claims.exp,
         token_id,
     })
+}
+
+/// The key under which a verified token is entered in the single-use ledger: the issuer and
+/// its `jti` (a `jti` is unique only per issuer, RFC 7519 §4.1.7), else a hash of the signed
+/// part (header and payload). Not of the whole token: an ECDSA signature has a twin,
+/// `(r, n - s)`, that verifies just as well, and a replay under the twin must hit the same key.
+pub(crate) fn ledger_key(issuer: &str, jti: Option<&str>, token: &str) -> String {
+    match jti {
+        Some(jti) => format!("{issuer} {jti}"),
+        None => {
+            let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+            jose::sha256_b64(signed.as_bytes())
+        }
+    }
 }
 
 /// Which `typ` headers a token may carry.

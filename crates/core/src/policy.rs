@@ -154,20 +154,34 @@ impl Policy {
                 issuer: id.issuer.clone(),
                 subject: id.subject.clone(),
                 groups: id.groups.clone(),
-                workload: id.is_workload().then(|| {
-                    self.rules
-                        .iter()
-                        .filter(|rule| rule.conditions().for_workloads())
-                        .map(|rule| {
-                            RuleTrace {
-                                rule: rule.name().to_owned(),
-                                outcome: RuleOutcome::NotMatched(rule.mismatches(id)),
-                            }
-                            .to_string()
-                        })
-                        .collect()
-                }),
+                workload: id.is_workload().then(|| self.workload_traces(id)),
             })
+    }
+
+    /// Why the workload rules for `id`'s issuer did not match, for its denial: at most three
+    /// (a job learns the names of the rules and claims its own issuer's jobs are held to, and
+    /// nothing of other issuers' rules), each cut short.
+    fn workload_traces(&self, id: &Identity) -> Vec<String> {
+        let mut relevant = self.rules.iter().filter(|rule| {
+            rule.conditions().for_workloads() && rule.conditions().issuers().contains(&id.issuer)
+        });
+        let mut traces: Vec<String> = relevant
+            .by_ref()
+            .take(3)
+            .map(|rule| {
+                let trace = RuleTrace {
+                    rule: rule.name().to_owned(),
+                    outcome: RuleOutcome::NotMatched(rule.mismatches(id)),
+                }
+                .to_string();
+                crate::text::printable(&trace, 200)
+            })
+            .collect();
+        let more = relevant.count();
+        if more > 0 {
+            traces.push(format!("{more} more"));
+        }
+        traces
     }
 
     /// For `zt-broker policy check`: one entry per rule, in order, saying

@@ -14,7 +14,9 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::id_token::{IdTokenError, LEEWAY_SECS, TokenBounds, TypPolicy, verified_payload};
+use crate::id_token::{
+    IdTokenError, LEEWAY_SECS, TokenBounds, TypPolicy, ledger_key, verified_payload,
+};
 use crate::jose;
 use crate::policy::Identity;
 
@@ -43,7 +45,7 @@ pub struct VerifiedWorkloadToken {
     /// `workload` is always `Some`: the flattened claims.
     pub identity: Identity,
     pub expires_at: u64,
-    /// `jti` if present, else a hash of the token: the key of the single-use ledger.
+    /// The key of the single-use ledger: the issuer and `jti`, else a hash of the signed part.
     pub token_id: String,
 }
 
@@ -110,10 +112,7 @@ pub fn verify(
         })?
         .to_owned();
     let claims = flatten(&payload);
-    let token_id = times
-        .jti
-        .clone()
-        .unwrap_or_else(|| jose::sha256_b64(token.as_bytes()));
+    let token_id = ledger_key(&times.iss, times.jti.as_deref(), token);
     Ok(VerifiedWorkloadToken {
         identity: Identity {
             issuer: times.iss,
@@ -157,41 +156,59 @@ fn check_times(times: &Times, expect: &Expectations<'_>) -> Result<(), IdTokenEr
 /// Arrays, nulls, values over 1 KiB, names a policy could not write, objects nested deeper
 /// than four levels, the time claims and anything past the hundredth claim are left out:
 /// a rule naming a left-out claim does not match (fail closed).
+///
+/// A name reached twice (a top-level `"kubernetes.io.namespace"` next to a nested
+/// `kubernetes.io` → `namespace`) is ambiguous: it is left out altogether, so neither spelling
+/// can stand in for the other.
 pub fn flatten(payload: &Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+    let mut flat = Flat::default();
     if let Value::Object(map) = payload {
         for (name, value) in map {
             if !VOLATILE.contains(&name.as_str()) {
-                add(&mut out, name.clone(), value, 1);
+                add(&mut flat, name.clone(), value, 1);
             }
         }
     }
-    out
+    flat.claims
 }
 
-fn add(out: &mut BTreeMap<String, String>, name: String, value: &Value, depth: usize) {
+#[derive(Default)]
+struct Flat {
+    claims: BTreeMap<String, String>,
+    /// Every flattened name reached, kept or not, to find the ones reached twice.
+    seen: std::collections::BTreeSet<String>,
+}
+
+fn add(out: &mut Flat, name: String, value: &Value, depth: usize) {
     let plain = !name.is_empty()
         && name.len() <= 128
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b));
-    if !plain || out.len() >= MAX_CLAIMS {
+    if !plain {
         return;
     }
     let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
         Value::Object(map) if depth < MAX_DEPTH => {
             for (key, inner) in map {
                 add(out, format!("{name}.{key}"), inner, depth + 1);
             }
             return;
         }
-        _ => return,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     };
-    if text.len() <= MAX_CLAIM_VALUE_LEN {
-        out.insert(name, text);
+    if !out.seen.insert(name.clone()) {
+        // Reached before under another spelling: ambiguous, so kept under neither.
+        out.claims.remove(&name);
+        return;
+    }
+    if let Some(text) = text.filter(|t| t.len() <= MAX_CLAIM_VALUE_LEN) {
+        if out.claims.len() < MAX_CLAIMS {
+            out.claims.insert(name, text);
+        }
     }
 }
 

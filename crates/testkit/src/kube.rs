@@ -48,9 +48,11 @@ pub fn kubectl_available() -> bool {
             .is_ok_and(|status| status.success())
 }
 
-/// Like [`require_peers`](super::require_peers) for kubectl: `true` if the test should go
-/// on; otherwise prints `SKIPPED <test>: ...` and returns `false`, or panics with
-/// `ZT_REQUIRE_PEERS=1`.
+/// `true` if kubectl is here for the test to go on; otherwise prints `SKIPPED <test>: ...`
+/// and returns `false`. Unlike [`require_peers`](super::require_peers), even with
+/// `ZT_REQUIRE_PEERS=1`: kubectl is no Debian package this project can install (Debian's
+/// `kubernetes-client` predates `client.authentication.k8s.io/v1`), so CI runs the check where
+/// the machine has kubectl, and the skip is listed at the end of `tests/run`.
 pub fn require_kubectl() -> bool {
     if kubectl_available() {
         return true;
@@ -60,12 +62,6 @@ pub fn require_kubectl() -> bool {
         .unwrap_or("<unnamed test>")
         .to_owned();
     let why = "kubectl not found in PATH (https://kubernetes.io/docs/tasks/tools/)";
-    if std::env::var(super::REQUIRE_PEERS_ENV).is_ok_and(|v| v == "1") {
-        panic!(
-            "{test}: {why} (and {}=1 forbids skipping)",
-            super::REQUIRE_PEERS_ENV
-        );
-    }
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
     false
 }

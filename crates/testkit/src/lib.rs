@@ -22,6 +22,7 @@ pub mod rng;
 pub mod ssh;
 pub mod sshd;
 pub mod web;
+pub mod workload_api;
 pub mod workload_issuer;
 
 use std::io::Write as _;

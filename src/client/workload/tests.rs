@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use zt_core::jose::b64;
 
+use super::fetch::read_token_file;
 use super::*;
+use crate::client::error::OAuthError;
 
 const ISSUER: &str = "https://idp.example";
 const NOWHERE: &str = "/nonexistent/zt-token";

@@ -93,7 +93,7 @@ fn a_good_token_yields_the_identity() {
     assert_eq!(ok.identity.subject, "alice-sub");
     assert_eq!(ok.identity.email.as_deref(), Some("alice@example.com"));
     assert_eq!(ok.identity.groups, vec!["sre".to_string()]);
-    assert_eq!(ok.token_id, "id-1");
+    assert_eq!(ok.token_id, format!("{ISS} id-1"));
 }
 
 #[test]

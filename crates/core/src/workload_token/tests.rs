@@ -64,7 +64,7 @@ fn a_github_token_verifies_with_its_claims() {
         verified.identity.subject,
         "repo:acme/app:ref:refs/heads/main"
     );
-    assert_eq!(verified.token_id, "job-1");
+    assert_eq!(verified.token_id, format!("{ISS} job-1"));
     let claims = verified.identity.workload.unwrap();
     assert_eq!(claims["repository"], "acme/app");
     assert_eq!(claims["ref_protected"], "true");
@@ -192,6 +192,34 @@ fn flattening_is_bounded() {
     let deep = flatten(&json!({"deep": {"a": {"b": {"c": "v", "d": {"e": "w"}}}}}));
     assert_eq!(deep.get("deep.a.b.c").map(String::as_str), Some("v"));
     assert!(!deep.contains_key("deep.a.b.d.e"));
+}
+
+#[test]
+fn a_name_reached_twice_is_kept_under_neither_spelling() {
+    let flat = flatten(&json!({
+        "kubernetes.io": {"namespace": "other", "serviceaccount": {"name": "sa"}},
+        "kubernetes.io.namespace": "ci",
+        "a.b": "x",
+        "a": {"b": "x"},
+    }));
+    assert!(!flat.contains_key("kubernetes.io.namespace"), "{flat:?}");
+    assert!(!flat.contains_key("a.b"), "{flat:?}");
+    assert_eq!(flat["kubernetes.io.serviceaccount.name"], "sa");
+}
+
+#[test]
+fn the_ledger_key_is_per_issuer_and_survives_a_twin_signature() {
+    let verified = verify(&sign(&github()), &jwks(), &expect()).unwrap();
+    assert_eq!(verified.token_id, format!("{ISS} job-1"));
+    let mut claims = github();
+    claims.as_object_mut().unwrap().remove("jti");
+    let token = sign(&claims);
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let twin = format!("{signed}.{}", signature.chars().rev().collect::<String>());
+    assert_eq!(
+        ledger_key(ISS, None, &token),
+        ledger_key(ISS, None, &twin)
+    );
 }
 
 #[test]
