@@ -2,6 +2,9 @@
 //! posture off and on, against `ssh-keygen -s` (one process per certificate), all measured in
 //! the same run on the same machine.
 //!
+//! Another mode, `cargo bench --bench broker -- --tokens`, sets tokens for other services
+//! against certificates (tokens.rs).
+//!
 //! Run: `cargo bench --bench broker` (see `benches/README.md`). Prints numbers
 //! only; nothing here asserts on timing. What fails the run is correctness: every 200 answer
 //! must have its `certificate_issued` row in the broker's SQLite audit log once the level is
@@ -39,6 +42,7 @@ use zt_testkit::api;
 mod audit;
 mod keygen;
 mod policies;
+mod tokens;
 
 use audit::{durability, last_audit_seq};
 use keygen::{keygen_baseline, run_ok};
@@ -397,6 +401,9 @@ fn main() -> Result<()> {
     // a few requests, to check the bench still works, with no numbers worth
     // reading.
     let full = std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "--tokens") {
+        return tokens::run(full);
+    }
     if !full {
         println!("broker bench: smoke run only (use `cargo bench --bench broker` for numbers)");
     }

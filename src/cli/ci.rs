@@ -71,8 +71,14 @@ impl CiArgs {
         active
     }
 
-    /// Log the job in at `broker` (or the broker from `ZT_BROKER` or the profile).
-    pub async fn login(&self, ctx: &Ctx, broker: Option<&str>) -> Result<CiLogin, Failure> {
+    /// Log the job in at `broker` (or the broker from `ZT_BROKER` or the profile), saying so
+    /// on stderr when `announce` (not for `zt token`, whose stderr is kubectl's).
+    pub async fn login(
+        &self,
+        ctx: &Ctx,
+        broker: Option<&str>,
+        announce: bool,
+    ) -> Result<CiLogin, Failure> {
         let url = broker_url(ctx, broker)?;
         let login = ci::login(&url, &self.options()).await.map_err(|e| {
             let failure = Failure::from(e);
@@ -83,7 +89,7 @@ impl CiArgs {
                 failure
             }
         })?;
-        if !ctx.json {
+        if announce && !ctx.json {
             eprintln!(
                 "zt: logged in at {} as a CI job ({})",
                 Printable(&url),

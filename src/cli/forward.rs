@@ -95,7 +95,7 @@ impl Credentials<'_> {
                 return Ok((cert.clone(), dir.paths(&ctx.paths)));
             }
         }
-        let login = args.login(ctx, None).await?;
+        let login = args.login(ctx, None, true).await?;
         let dir = CiDir::create()?;
         let cert = login.certificate(&dir).await?;
         let paths = dir.paths(&ctx.paths);

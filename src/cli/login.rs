@@ -116,7 +116,7 @@ pub fn run(args: LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
 /// what it gets.
 fn ci_login(args: &LoginArgs, ctx: &Ctx) -> Result<(), Failure> {
     super::runtime()?.block_on(async {
-        let login = args.ci.login(ctx, args.broker.as_deref()).await?;
+        let login = args.ci.login(ctx, args.broker.as_deref(), true).await?;
         let dir = crate::client::ci::CiDir::create()?;
         let cert = login.certificate(&dir).await?;
         drop(dir);

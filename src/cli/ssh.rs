@@ -121,7 +121,7 @@ async fn run_ci(
     let signal_err = |e: std::io::Error| Failure::unexpected(format!("cannot watch signals: {e}"));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_err)?;
-    let login = ci.login(ctx, None).await?;
+    let login = ci.login(ctx, None, true).await?;
     let dir = crate::client::ci::CiDir::create()?;
     let cert = login.certificate(&dir).await?;
     let paths = dir.paths(&ctx.paths);

@@ -62,7 +62,7 @@ pub fn run(args: TokenArgs, ctx: &Ctx) -> Result<(), Failure> {
     };
     let response = runtime.block_on(async {
         if ci {
-            let login = args.ci.login(ctx, None).await?;
+            let login = args.ci.login(ctx, None, false).await?;
             Ok::<_, Failure>(login.token_for_audience(audience).await?)
         } else {
             Ok(service_token(ctx, audience).await?)
