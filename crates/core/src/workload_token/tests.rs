@@ -216,10 +216,7 @@ fn the_ledger_key_is_per_issuer_and_survives_a_twin_signature() {
     let token = sign(&claims);
     let (signed, signature) = token.rsplit_once('.').unwrap();
     let twin = format!("{signed}.{}", signature.chars().rev().collect::<String>());
-    assert_eq!(
-        ledger_key(ISS, None, &token),
-        ledger_key(ISS, None, &twin)
-    );
+    assert_eq!(ledger_key(ISS, None, &token), ledger_key(ISS, None, &twin));
 }
 
 #[test]
