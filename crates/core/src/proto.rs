@@ -35,8 +35,12 @@ pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// `GET /.well-known/zt-configuration`: everything a client needs to log in.
+///
+/// Unlike the request bodies, this document may gain fields a client does not know yet (as it
+/// gained `jwks_uri` and `workload_audience`), so clients ignore unknown fields here: a broker
+/// upgraded first does not lock out the clients still on the previous release. Every field a
+/// client uses is still checked (`check_configuration`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BrokerConfiguration {
     pub api_version: u32,
     /// The broker's own issuer URL (`iss` of broker tokens, base of `htu`).
@@ -341,6 +345,22 @@ impl std::fmt::Display for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_discovery_document_may_grow() {
+        let document = serde_json::json!({
+            "api_version": 1, "broker": "https://b", "audience": "zt-broker",
+            "identity_provider": {"issuer": "https://i", "client_id": "zt", "scopes": []},
+            "user_ca_keys": [], "host_ca_keys": [],
+            "certificate_ttl": {"default_secs": 1, "max_secs": 2},
+            "token_endpoint": "https://b/v1/token",
+            "certificate_endpoint": "https://b/v1/ssh/certificates",
+            "a_field_from_a_later_release": {"x": 1},
+        });
+        let config: BrokerConfiguration = serde_json::from_value(document).unwrap();
+        assert_eq!(config.jwks_uri, "");
+        assert_eq!(config.workload_audience, "");
+    }
 
     #[test]
     fn certificate_request_rejects_unknown_fields() {
