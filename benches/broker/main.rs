@@ -5,6 +5,10 @@
 //! Another mode, `cargo bench --bench broker -- --tokens`, sets tokens for other services
 //! against certificates (tokens.rs).
 //!
+//! Efficiency (issue 14): the cryptographic floor of a certificate, measured in this process
+//! (floor.rs), the broker's CPU per certificate from `/proc` (cpu.rs) and, in a separate pass,
+//! its fsyncs per certificate (fsyncs.rs).
+//!
 //! Run: `cargo bench --bench broker` (see `benches/README.md`). Prints numbers
 //! only; nothing here asserts on timing. What fails the run is correctness: every 200 answer
 //! must have its `certificate_issued` row in the broker's SQLite audit log once the level is
@@ -18,7 +22,8 @@
 //! Knobs (environment): `ZT_BENCH_REQUESTS` requests per level (2000),
 //! `ZT_BENCH_SECS` time cap per level (30), `ZT_BENCH_LEVELS` concurrency
 //! levels (`1,8,64`), `ZT_BENCH_KEYGEN_CERTS` certificates for the
-//! ssh-keygen baseline (500), `ZT_BROKER_BIN` broker binary (default: the
+//! ssh-keygen baseline (500), `ZT_BENCH_FLOOR_ITERATIONS` certificates for each
+//! number of the floor (4000), `ZT_BROKER_BIN` broker binary (default: the
 //! `zt-broker` Cargo builds for this bench, i.e. `target/release/zt-broker`).
 //!
 //! The brokers run with `--no-rate-limits`: 64 clients of one identity on one
@@ -40,11 +45,16 @@ use zt_core::proto;
 use zt_testkit::api;
 
 mod audit;
+mod clients;
+mod cpu;
+mod floor;
+mod fsyncs;
 mod keygen;
 mod policies;
 mod tokens;
 
 use audit::{durability, last_audit_seq};
+use clients::timed;
 use keygen::{keygen_baseline, run_ok};
 use policies::{Posture, compliant_report, policy};
 
@@ -217,6 +227,10 @@ struct Level {
     /// With posture: fetching one nonce per request, and the nonces.
     nonce_fetch: Option<Duration>,
     nonces: Vec<String>,
+    /// The broker's CPU during the timed part, in clock ticks.
+    cpu_ticks: u64,
+    /// The broker's fsync + fdatasync calls during the timed part, when counted.
+    fsyncs: Option<u64>,
 }
 
 /// Nonce-less posture requests in flight at once while fetching nonces (untimed).
@@ -229,6 +243,7 @@ async fn run_level(
     concurrency: usize,
     total: usize,
     cap: Duration,
+    count_fsyncs: Option<fsyncs::Tool>,
 ) -> Result<Level> {
     // Setup (untimed): one ID token + token exchange per client, with posture one
     // fresh nonce per request, then every request's key and proofs.
@@ -291,101 +306,20 @@ async fn run_level(
     }
     let prep_per_request = prep_start.elapsed() / total.max(1) as u32;
 
-    let stats = timed(http, &url, work, cap).await?;
+    let pid = target.broker.child.id();
+    let counter = count_fsyncs.map(|tool| tool.attach(pid)).transpose()?;
+    let cpu_before = cpu::ticks(pid)?;
+    let stats = timed(&url, work, cap).await?;
+    let cpu_ticks = cpu::ticks(pid)? - cpu_before;
+    let fsyncs = counter.map(fsyncs::Attached::finish).transpose()?;
     Ok(Level {
         stats,
         prep_per_request,
         nonce_fetch,
         nonces,
+        cpu_ticks,
+        fsyncs,
     })
-}
-
-/// The timed part, the same for both brokers: each client (a tokio task; one shared
-/// `reqwest::Client`) sends its prepared requests one after another until the cap.
-async fn timed(
-    http: &reqwest::Client,
-    url: &str,
-    work: Vec<Vec<api::Prepared>>,
-    cap: Duration,
-) -> Result<Stats> {
-    let total: usize = work.iter().map(Vec::len).sum();
-    let start = Instant::now();
-    let deadline = start + cap;
-    let mut tasks = Vec::with_capacity(work.len());
-    for prepared in work {
-        let http = http.clone();
-        let url = url.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(prepared.len());
-            let (mut ok, mut failed, mut first_error) = (0usize, 0usize, None);
-            for request in prepared {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .header("Authorization", request.authorization)
-                    .header("DPoP", request.dpop)
-                    .header("Content-Type", "application/json")
-                    .body(request.body)
-                    .send()
-                    .await;
-                let outcome = match response {
-                    Ok(r) => {
-                        let status = r.status();
-                        match r.bytes().await {
-                            Ok(body) if status.is_success() => Ok(body),
-                            Ok(body) => {
-                                Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
-                            }
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                latencies.push(sent.elapsed());
-                match outcome {
-                    Ok(body) => {
-                        // Cheap sanity check outside the broker's hot path:
-                        // the answer is a certificate response.
-                        if body.starts_with(b"{\"certificate\":\"ssh-ed25519-cert-v01") {
-                            ok += 1;
-                        } else {
-                            failed += 1;
-                            first_error.get_or_insert_with(|| {
-                                format!("unexpected body: {}", String::from_utf8_lossy(&body))
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            (ok, failed, first_error, latencies)
-        }));
-    }
-    let mut stats = Stats {
-        ok: 0,
-        failed: 0,
-        first_error: None,
-        latencies: Vec::with_capacity(total),
-        elapsed: Duration::ZERO,
-    };
-    for task in tasks {
-        let (ok, failed, first_error, latencies) = task.await?;
-        stats.ok += ok;
-        stats.failed += failed;
-        if stats.first_error.is_none() {
-            stats.first_error = first_error;
-        }
-        stats.latencies.extend(latencies);
-    }
-    stats.elapsed = start.elapsed();
-    stats.latencies.sort_unstable();
-    Ok(stats)
 }
 
 struct LevelResult {
@@ -393,6 +327,7 @@ struct LevelResult {
     posture: Posture,
     stats: Stats,
     audit_delta: i64,
+    cpu_micros: Option<f64>,
 }
 
 fn main() -> Result<()> {
@@ -416,6 +351,11 @@ fn main() -> Result<()> {
         .filter_map(|s| s.trim().parse().ok())
         .filter(|&n| n > 0)
         .collect();
+    // Before the brokers start, so nothing else of the bench's runs meanwhile.
+    let floor = floor::measure(env_or(
+        "ZT_BENCH_FLOOR_ITERATIONS",
+        if full { 4000 } else { 20 },
+    ))?;
 
     let tmp = tempfile::Builder::new().prefix("zt-bench-").tempdir()?;
     let report = compliant_report();
@@ -424,6 +364,7 @@ fn main() -> Result<()> {
         .build()?;
     let mut results = Vec::new();
     let mut problems = Vec::new();
+    let mut fsync_counts = Vec::new();
     runtime.block_on(async {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
@@ -441,9 +382,10 @@ fn main() -> Result<()> {
         );
         for t in &targets {
             println!(
-                "{}: {} (policy {}), user CA {}",
+                "{}: {} (pid {}, policy {}), user CA {}",
                 t.posture.label(),
                 t.broker.url,
+                t.broker.child.id(),
                 tmp.path().join(t.posture.dir()).join("policy.toml").display(),
                 t.broker.user_ca
             );
@@ -454,6 +396,7 @@ fn main() -> Result<()> {
             report.checks.len(),
             report.processes.len()
         );
+        floor.print();
         for (i, &concurrency) in levels.iter().enumerate() {
             // Alternate which broker goes first, so neither always runs on a machine
             // warmed (or still flushing) from the other.
@@ -462,9 +405,11 @@ fn main() -> Result<()> {
                 let target = &mut targets[t];
                 let posture = target.posture;
                 let since = last_audit_seq(&target.db)?;
-                let level = run_level(&http, target, &report, concurrency, total, cap).await?;
+                let level =
+                    run_level(&http, target, &report, concurrency, total, cap, None).await?;
                 let check = durability(&target.db, since, &level.nonces)?;
                 let stats = level.stats;
+                let cpu_micros = cpu::micros_per_certificate(level.cpu_ticks, stats.ok);
                 let nonce_note = match level.nonce_fetch {
                     Some(d) => format!(
                         "; {} nonces fetched in {:.0} ms, {}/{} used up in the once ledger",
@@ -476,7 +421,7 @@ fn main() -> Result<()> {
                     None => String::new(),
                 };
                 println!(
-                    "{:<11} concurrency {concurrency:>3}: {} ok, {} failed in {:.2} s = {:.0} certs/s; p50 {:.2} ms, p99 {:.2} ms; audit certificate_issued rows +{}; client prep {:.0} µs/request (untimed){nonce_note}",
+                    "{:<11} concurrency {concurrency:>3}: {} ok, {} failed in {:.2} s = {:.0} certs/s; p50 {:.2} ms, p99 {:.2} ms; audit certificate_issued rows +{}; broker CPU {:.0} µs/cert; client prep {:.0} µs/request (untimed){nonce_note}",
                     posture.label(),
                     stats.ok,
                     stats.failed,
@@ -485,6 +430,7 @@ fn main() -> Result<()> {
                     ms(stats.percentile(50.0)),
                     ms(stats.percentile(99.0)),
                     check.issued,
+                    cpu_micros.unwrap_or(f64::NAN),
                     level.prep_per_request.as_secs_f64() * 1e6,
                 );
                 if let Some(e) = &stats.first_error {
@@ -527,9 +473,12 @@ fn main() -> Result<()> {
                     posture,
                     stats,
                     audit_delta: check.issued,
+                    cpu_micros,
                 });
             }
         }
+        fsync_counts =
+            fsyncs::pass(full, &http, &mut targets, &report, &levels, total, cap).await?;
         anyhow::Ok(())
     })?;
     // The brokers were dropped (killed) at the end of the block.
@@ -551,9 +500,13 @@ fn main() -> Result<()> {
 
     println!();
     println!(
-        "| Workload | Concurrency | OK / sent | certs/s | p50 ms | p99 ms | posture on ÷ off | × ssh-keygen (1 proc) | × ssh-keygen (2 procs) | audit rows |"
+        "| Workload | Concurrency | OK / sent | certs/s | p50 ms | p99 ms | posture on ÷ off | × ssh-keygen (1 proc) | × ssh-keygen (2 procs) | audit rows |{}",
+        cpu::HEADS
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|{}",
+        cpu::ALIGN
+    );
     results.sort_by_key(|r| (r.concurrency, r.posture == Posture::On));
     for r in &results {
         let s = &r.stats;
@@ -566,8 +519,9 @@ fn main() -> Result<()> {
                     format!("{:.2}", s.rate() / off.stats.rate())
                 }),
         };
+        let fsyncs = fsyncs::per_certificate(&fsync_counts, r.posture, r.concurrency);
         println!(
-            "| zt-broker `POST /v1/ssh/certificates`, {} | {} | {} / {} | {:.0} | {:.2} | {:.2} | {ratio} | {:.2} | {:.2} | {} |",
+            "| zt-broker `POST /v1/ssh/certificates`, {} | {} | {} / {} | {:.0} | {:.2} | {:.2} | {ratio} | {:.2} | {:.2} | {} |{}",
             r.posture.label(),
             r.concurrency,
             s.ok,
@@ -578,11 +532,12 @@ fn main() -> Result<()> {
             s.rate() / seq,
             s.rate() / par,
             r.audit_delta,
+            cpu::cells(r.cpu_micros, &floor, fsyncs),
         );
     }
     for k in &keygen {
         println!(
-            "| `ssh-keygen -s` (process per cert) | {} | {} / {} | {:.0} | {:.2} | {:.2} | – | {:.2} | {:.2} | – |",
+            "| `ssh-keygen -s` (process per cert) | {} | {} / {} | {:.0} | {:.2} | {:.2} | – | {:.2} | {:.2} | – |{}",
             k.workers,
             k.certs,
             k.certs,
@@ -591,6 +546,7 @@ fn main() -> Result<()> {
             ms(percentile(&k.latencies, 99.0)),
             k.rate() / seq,
             k.rate() / par,
+            cpu::cells(None, &floor, None),
         );
     }
     if !problems.is_empty() {
