@@ -257,16 +257,12 @@ impl Broker {
             serial: None,
             unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
             changes: vec![],
-            device: Some(DeviceUse {
-                id: proof.jkt.clone(),
-                issuer: identity.issuer.clone(),
-                subject: identity.subject.clone(),
-                hostname: None,
-                os: None,
-                require: DeviceRequirement::Registered,
-                now: meta.now,
-                posture_failing: None,
-            }),
+            device: Some(device_use(
+                &proof,
+                &identity,
+                DeviceRequirement::Registered,
+                meta.now,
+            )),
             audit: self.record(
                 meta,
                 EventKind::TokenExchange,
@@ -359,16 +355,12 @@ impl Broker {
             serial: None,
             unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
             changes: vec![],
-            device: Some(DeviceUse {
-                id: proof.jkt.clone(),
-                issuer: identity.issuer.clone(),
-                subject: identity.subject.clone(),
-                hostname: None,
-                os: None,
-                require: grant.require.device,
-                now: meta.now,
-                posture_failing: None,
-            }),
+            device: Some(device_use(
+                &proof,
+                &identity,
+                grant.require.device,
+                meta.now,
+            )),
             audit: self.record(
                 meta,
                 EventKind::ServiceTokenIssued,
@@ -514,14 +506,10 @@ impl Broker {
                     unless_revoked: Some((identity.issuer.clone(), identity.subject.clone())),
                     changes: vec![],
                     device: Some(DeviceUse {
-                        id: proof.jkt.clone(),
-                        issuer: identity.issuer.clone(),
-                        subject: identity.subject.clone(),
                         hostname: hostname.clone(),
                         os: os.clone(),
-                        require: grant_require.device,
-                        now: meta.now,
                         posture_failing: posture.failing_checks.clone(),
+                        ..device_use(&proof, &identity, grant_require.device, meta.now)
                     }),
                     audit: self.record(
                         meta,
@@ -748,6 +736,26 @@ fn workload_facts(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     )
+}
+
+/// The use of the proof's device by `identity` that a write records (and refuses when the
+/// device is revoked, another user's, or not approved where `require` says so).
+fn device_use(
+    proof: &VerifiedProof,
+    identity: &Identity,
+    require: DeviceRequirement,
+    now: u64,
+) -> DeviceUse {
+    DeviceUse {
+        id: proof.jkt.clone(),
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        hostname: None,
+        os: None,
+        require,
+        now,
+        posture_failing: None,
+    }
 }
 
 fn proof_once(proof: &VerifiedProof, now: u64) -> OnceValue {

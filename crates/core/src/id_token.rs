@@ -295,25 +295,51 @@ fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdToke
         }
         _ => {}
     }
-    if expect.now > claims.exp.saturating_add(LEEWAY_SECS) {
+    check_times(
+        TokenTimes {
+            exp: claims.exp,
+            iat: claims.iat,
+            nbf: claims.nbf,
+        },
+        expect.now,
+        expect.bounds,
+    )
+}
+
+/// The times every token the broker exchanges must keep, ID token or workload token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenTimes {
+    pub exp: u64,
+    pub iat: u64,
+    pub nbf: Option<u64>,
+}
+
+/// Not expired, not from the future (both with [`LEEWAY_SECS`]), no older than
+/// `bounds.max_age_secs` and valid for no longer than `bounds.max_lifetime_secs`.
+pub(crate) fn check_times(
+    times: TokenTimes,
+    now: u64,
+    bounds: TokenBounds,
+) -> Result<(), IdTokenError> {
+    if now > times.exp.saturating_add(LEEWAY_SECS) {
         return Err(IdTokenError::Expired);
     }
-    let future = |t: u64| t > expect.now.saturating_add(LEEWAY_SECS);
-    if future(claims.iat) || claims.nbf.is_some_and(future) {
+    let future = |t: u64| t > now.saturating_add(LEEWAY_SECS);
+    if future(times.iat) || times.nbf.is_some_and(future) {
         return Err(IdTokenError::NotYetValid);
     }
-    let age = expect.now.saturating_sub(claims.iat);
-    if age > expect.bounds.max_age_secs.saturating_add(LEEWAY_SECS) {
+    let age = now.saturating_sub(times.iat);
+    if age > bounds.max_age_secs.saturating_add(LEEWAY_SECS) {
         return Err(IdTokenError::TooOld {
             age,
-            max: expect.bounds.max_age_secs,
+            max: bounds.max_age_secs,
         });
     }
-    let lifetime = claims.exp.saturating_sub(claims.iat);
-    if lifetime > expect.bounds.max_lifetime_secs {
+    let lifetime = times.exp.saturating_sub(times.iat);
+    if lifetime > bounds.max_lifetime_secs {
         return Err(IdTokenError::TooLongLived {
             lifetime,
-            max: expect.bounds.max_lifetime_secs,
+            max: bounds.max_lifetime_secs,
         });
     }
     Ok(())

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::id_token::{
-    IdTokenError, LEEWAY_SECS, TokenBounds, TypPolicy, ledger_key, verified_payload,
+    IdTokenError, TokenBounds, TokenTimes, TypPolicy, check_times, ledger_key, verified_payload,
 };
 use crate::jose;
 use crate::policy::Identity;
@@ -99,7 +99,15 @@ pub fn verify(
     if !audiences.contains(&expect.audience) {
         return Err(IdTokenError::WrongAudience(expect.audience.to_owned()));
     }
-    check_times(&times, expect)?;
+    check_times(
+        TokenTimes {
+            exp: times.exp,
+            iat: times.iat,
+            nbf: times.nbf,
+        },
+        expect.now,
+        expect.bounds,
+    )?;
     let subject = payload
         .get(expect.subject_claim)
         .and_then(Value::as_str)
@@ -124,31 +132,6 @@ pub fn verify(
         expires_at: times.exp,
         token_id,
     })
-}
-
-fn check_times(times: &Times, expect: &Expectations<'_>) -> Result<(), IdTokenError> {
-    if expect.now > times.exp.saturating_add(LEEWAY_SECS) {
-        return Err(IdTokenError::Expired);
-    }
-    let future = |t: u64| t > expect.now.saturating_add(LEEWAY_SECS);
-    if future(times.iat) || times.nbf.is_some_and(future) {
-        return Err(IdTokenError::NotYetValid);
-    }
-    let age = expect.now.saturating_sub(times.iat);
-    if age > expect.bounds.max_age_secs.saturating_add(LEEWAY_SECS) {
-        return Err(IdTokenError::TooOld {
-            age,
-            max: expect.bounds.max_age_secs,
-        });
-    }
-    let lifetime = times.exp.saturating_sub(times.iat);
-    if lifetime > expect.bounds.max_lifetime_secs {
-        return Err(IdTokenError::TooLongLived {
-            lifetime,
-            max: expect.bounds.max_lifetime_secs,
-        });
-    }
-    Ok(())
 }
 
 /// A token's claims as rules see them: nested objects joined with `.` (Kubernetes'
