@@ -358,6 +358,8 @@ impl User {
             .env_remove("ZT_POSTURE_ROOT")
             .env_remove("XDG_CURRENT_DESKTOP")
             .stdin(Stdio::null());
+        // A person's zt, also when the tests themselves run in a CI job (CI=true).
+        zt_testkit::process::outside_ci(&mut command);
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }

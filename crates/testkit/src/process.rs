@@ -87,3 +87,32 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The variables that make `zt` believe it runs in a CI job (and so log in with a workload
+/// identity when it has no session), and the inputs of its CI path. CI runners set `CI=true`
+/// for the whole run, tests included; a test of a person's `zt` must not inherit them.
+pub const CI_VARIABLES: &[&str] = &[
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "TF_BUILD",
+    "JENKINS_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ZT_ID_TOKEN",
+    "ZT_ID_TOKEN_FILE",
+    "ZT_CLIENT_ID",
+    "ZT_CLIENT_SECRET",
+    "ZT_CLIENT_SECRET_FILE",
+    "ZT_CLIENT_ISSUER",
+    "ZT_CLIENT_SCOPE",
+];
+
+/// Removes [`CI_VARIABLES`] from `command`'s environment; a test that wants a CI job sets
+/// them again after this.
+pub fn outside_ci(command: &mut Command) -> &mut Command {
+    for name in CI_VARIABLES {
+        command.env_remove(name);
+    }
+    command
+}
