@@ -9,8 +9,8 @@
 //!
 //! - **as the broker calls them**: exactly the broker's calls with today's APIs
 //!   (`access_token::verify`, `dpop::verify_proof`, `ca::verify_possession`,
-//!   `ca::sign_user_certificate`), which parse the JWT headers and claims, rebuild the token's
-//!   decoding key and re-derive the CA's signing key on every call;
+//!   `ca::sign_user_certificate` with the broker's `ca::CaKey`), which parse the JWT headers
+//!   and claims and rebuild the token's decoding key on every call;
 //! - **a well-written caller**: the same four operations on bytes already taken apart (the
 //!   JWT's signing input and signature, the SSHSIG signature and key, the certificate's
 //!   to-be-signed bytes), with the token key parsed once (`aws_lc_rs` `ParsedPublicKey`), the
@@ -122,7 +122,7 @@ struct Request {
 
 struct Inputs {
     token_key: SigningKey,
-    ca: PrivateKey,
+    ca: ca::CaKey,
     now: u64,
     requests: Vec<Request>,
 }
@@ -161,7 +161,7 @@ fn to_be_signed(certificate: &ssh_key::Certificate) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn request(inputs_key: &SigningKey, ca: &PrivateKey, now: u64, serial: u64) -> Result<Request> {
+fn request(inputs_key: &SigningKey, ca: &ca::CaKey, now: u64, serial: u64) -> Result<Request> {
     let identity = identity();
     let device = SigningKey::generate()?;
     let (token, _) = access_token::mint(
@@ -241,7 +241,10 @@ fn request(inputs_key: &SigningKey, ca: &PrivateKey, now: u64, serial: u64) -> R
 
 fn inputs() -> Result<Inputs> {
     let token_key = SigningKey::generate()?;
-    let ca = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519)?;
+    let ca = ca::CaKey::new(PrivateKey::random(
+        &mut rand_core::OsRng,
+        Algorithm::Ed25519,
+    )?);
     let now = zt_testkit::api::unix_now();
     let requests = (1..=DISTINCT as u64)
         .map(|serial| request(&token_key, &ca, now, serial))
@@ -294,6 +297,7 @@ impl WellWritten {
             .map_err(|e| anyhow!("token key: {e}"))?;
         let seed = inputs
             .ca
+            .private()
             .key_data()
             .ed25519()
             .context("Ed25519 CA")?

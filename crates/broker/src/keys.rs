@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
 use super::config::KeyPaths;
+use zt_core::ca::CaKey;
 use zt_core::jose::{EcPublicJwk, SigningKey};
 use zt_os::files::{self, FileError};
 
@@ -27,8 +28,8 @@ pub enum KeyError {
 }
 
 pub struct BrokerKeys {
-    pub user_ca: PrivateKey,
-    pub host_ca: PrivateKey,
+    pub user_ca: CaKey,
+    pub host_ca: CaKey,
     pub token: SigningKey,
     /// The token key before the last rotation (`zt-broker token-key rotate`), still published
     /// at `/v1/jwks` and still accepted on access tokens, so tokens it signed live out their
@@ -41,8 +42,8 @@ pub struct BrokerKeys {
 impl BrokerKeys {
     pub fn load(paths: &KeyPaths) -> Result<Self, KeyError> {
         Ok(BrokerKeys {
-            user_ca: load_ca(&paths.user_ca)?,
-            host_ca: load_ca(&paths.host_ca)?,
+            user_ca: load_ca(&paths.user_ca)?.into(),
+            host_ca: load_ca(&paths.host_ca)?.into(),
             token: load_token_key(&paths.token_signing)?,
             previous_token: match load_token_key(&previous_token_path(&paths.token_signing)) {
                 Err(KeyError::Missing(_)) => None,
@@ -77,8 +78,8 @@ impl BrokerKeys {
         )?;
         create_audit_key(&paths.audit_signing)?;
         Ok(BrokerKeys {
-            user_ca,
-            host_ca,
+            user_ca: user_ca.into(),
+            host_ca: host_ca.into(),
             token,
             previous_token: None,
             additional_host_cas: Vec::new(),

@@ -7,6 +7,7 @@ mod posture;
 mod refusal;
 #[cfg(test)]
 mod tests;
+mod token_cache;
 
 pub use hosts::{HOST_CERTIFICATE_TTL, KrlDocument, enrolment_token_hash};
 pub use posture::GRACE_TTL;
@@ -23,7 +24,7 @@ use super::config::BrokerConfig;
 use super::idp::{IdTokenVerifier, IdpError};
 use super::keys::{BrokerKeys, openssh_public};
 use super::limits::RateLimits;
-use super::store::{DeviceUse, OnceKind, OnceValue, Store, StoreError, Write};
+use super::store::{Coming, DeviceUse, OnceKind, OnceValue, Store, StoreError, Write};
 use zt_core::access_token::{self, AccessClaims, AccessTokenError};
 use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, PostureFacts, Subject};
 use zt_core::ca::{self, KeyIdFields, UserCertSpec};
@@ -56,6 +57,7 @@ pub struct Broker {
     limits: RateLimits,
     krl_cache: hosts::KrlCache,
     nonces: NonceKey,
+    verified_tokens: token_cache::TokenCache,
 }
 
 impl Broker {
@@ -69,11 +71,18 @@ impl Broker {
         store: Arc<dyn Store>,
     ) -> Self {
         let base = config.server.public_url.clone();
-        let nonces = NonceKey::derive(&keys.user_ca.to_bytes().expect("a loaded CA key encodes"));
+        let nonces = NonceKey::derive(
+            &keys
+                .user_ca
+                .private()
+                .to_bytes()
+                .expect("a loaded CA key encodes"),
+        );
         Broker {
             nonces,
             limits: RateLimits::new(&config.limits),
             krl_cache: hosts::KrlCache::default(),
+            verified_tokens: token_cache::TokenCache::default(),
             token_url: format!("{base}{}", proto::TOKEN_PATH),
             certificate_url: format!("{base}{}", proto::CERTIFICATE_PATH),
             host_certificate_url: format!("{base}{}", proto::HOST_CERTIFICATE_PATH),
@@ -414,6 +423,8 @@ impl Broker {
         req: &proto::CertificateRequest,
         known: &mut Known,
     ) -> Result<proto::CertificateResponse, Refusal> {
+        // Announced before the work, so that a commit group can wait for it.
+        let coming = self.store.coming();
         let (token, claims) = self.check_access_token(meta)?;
         // Our own signature on the access token verified it: the identity
         // in it is verified.
@@ -478,7 +489,7 @@ impl Broker {
             posture: posture.extension.clone(),
         };
         let (serial, certificate) = self
-            .issue_with_fresh_serial(|serial| {
+            .issue_with_fresh_serial(coming, |serial| {
                 let spec = UserCertSpec {
                     serial,
                     ..spec.clone()
@@ -539,13 +550,17 @@ impl Broker {
     /// with it; the OpenSSH text of the certificate leaves only after that.
     /// Serials are unguessable, and the store's unique index turns the
     /// (astronomically rare) collision into another try with a new serial.
+    /// `coming` is the request's announcement, ended as its write is queued.
     async fn issue_with_fresh_serial(
         &self,
+        coming: Coming,
         mut sign: impl FnMut(u64) -> Result<(ssh_key::Certificate, Write), Refusal>,
     ) -> Result<(u64, String), Refusal> {
+        let mut coming = Some(coming);
         for _ in 0..3 {
             let serial = random_serial();
             let (certificate, write) = sign(serial)?;
+            drop(coming.take());
             match self.store.commit(write).await {
                 Ok(()) => {
                     let text = certificate.to_openssh().map_err(|e| {
@@ -567,7 +582,10 @@ impl Broker {
             .map_err(|retry| Refusal::rate_limited(retry.0, "too many requests for this identity"))
     }
 
-    fn check_access_token(&self, meta: &RequestMeta) -> Result<(String, AccessClaims), Refusal> {
+    fn check_access_token(
+        &self,
+        meta: &RequestMeta,
+    ) -> Result<(String, Arc<AccessClaims>), Refusal> {
         let header = meta.authorization.as_deref().ok_or_else(|| {
             Refusal::invalid_token("missing Authorization: DPoP <token>; run `zt login`")
         })?;
@@ -582,8 +600,9 @@ impl Broker {
     }
 
     /// One of this broker's access tokens: signed by its token key (or, during a rotation,
-    /// the previous one), for its audience, unexpired.
-    fn verify_access_token(&self, token: &str, now: u64) -> Result<AccessClaims, Refusal> {
+    /// the previous one), for its audience, unexpired. A token verified before is served from
+    /// [`token_cache`], its time checked again.
+    fn verify_access_token(&self, token: &str, now: u64) -> Result<Arc<AccessClaims>, Refusal> {
         let verify = |key: &zt_core::jose::SigningKey| {
             access_token::verify(
                 token,
@@ -593,13 +612,17 @@ impl Broker {
                 now,
             )
         };
-        let mut result = verify(&self.keys.token);
-        if matches!(result, Err(AccessTokenError::BadSignature)) {
-            if let Some(previous) = &self.keys.previous_token {
-                result = verify(previous);
-            }
-        }
-        result.map_err(|e| Refusal::invalid_token(e.to_string()))
+        self.verified_tokens
+            .get_or_verify(token, now, || {
+                let mut result = verify(&self.keys.token);
+                if matches!(result, Err(AccessTokenError::BadSignature)) {
+                    if let Some(previous) = &self.keys.previous_token {
+                        result = verify(previous);
+                    }
+                }
+                result
+            })
+            .map_err(|e| Refusal::invalid_token(e.to_string()))
     }
 
     fn check_proof(

@@ -5,12 +5,14 @@
 //! Nothing here reads the clock, the disk or a global RNG: `now` and the RNG
 //! are parameters, and the CA private key is handed in by the caller.
 
+mod ca_key;
 mod certificate;
 mod key_id;
 mod possession;
 mod subject_key;
 mod values;
 
+pub use ca_key::CaKey;
 pub use certificate::{HostCertSpec, UserCertSpec, sign_host_certificate, sign_user_certificate};
 pub use key_id::{KeyIdFields, MAX_KEY_ID_LEN, key_id};
 pub use possession::{

@@ -11,7 +11,7 @@ use ssh_key::{Certificate, PublicKey};
 
 use super::Refusal;
 use super::{Broker, Known, RequestMeta, map_store_error};
-use crate::store::{Change, OnceKind, OnceValue, StoreError, Write};
+use crate::store::{Change, Coming, OnceKind, OnceValue, StoreError, Write};
 use zt_core::audit::{CertificateFacts, EnrolmentFacts, EventKind, Outcome};
 use zt_core::ca::{self, HostCertSpec};
 use zt_core::proto;
@@ -284,7 +284,7 @@ impl Broker {
             ..Known::default()
         };
         let (serial, certificate) = self
-            .issue_with_fresh_serial(|serial| {
+            .issue_with_fresh_serial(Coming::none(), |serial| {
                 let spec = HostCertSpec {
                     serial,
                     key_id: key_id.clone(),

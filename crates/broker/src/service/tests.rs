@@ -143,8 +143,8 @@ fn fixture() -> Fixture {
     let config: BrokerConfig = toml::from_str(CONFIG).unwrap();
     let ca = || PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap();
     let keys = BrokerKeys {
-        user_ca: ca(),
-        host_ca: ca(),
+        user_ca: ca().into(),
+        host_ca: ca().into(),
         token: SigningKey::generate().unwrap(),
         previous_token: None,
         additional_host_cas: vec![],
@@ -353,7 +353,7 @@ async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_th
     let stolen = f.certificate_as(&stranger, Some(&bob), &ssh_key()).await;
     assert_eq!(code(stolen), ErrorCode::InvalidDpopProof);
     // A good token and proof, but the key to certify is the CA's own: the key, before policy.
-    let ca_key = f.broker.keys.user_ca.clone();
+    let ca_key = f.broker.keys.user_ca.private().clone();
     let as_ca = f
         .certificate_as(f.device_of("bob"), Some(&bob), &ca_key)
         .await;
@@ -375,6 +375,29 @@ async fn certificate_checks_the_token_then_dpop_then_the_key_then_policy_then_th
             .iter()
             .all(|r| r.kind != EventKind::CertificateIssued)
     );
+}
+
+#[tokio::test]
+async fn a_token_served_from_the_cache_is_still_refused_once_its_user_is_revoked() {
+    let f = fixture();
+    let alice = f.exchange("alice-1").await.unwrap();
+    // Two certificates: the second is served with the token verified for the first.
+    f.certificate("alice", &alice).await.unwrap();
+    f.certificate("alice", &alice).await.unwrap();
+    // The same token with one byte of its signature changed is verified, not looked up.
+    let mut tampered = alice.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let refused = f
+        .certificate_as(f.device_of("alice"), Some(&tampered), &ssh_key())
+        .await;
+    assert_eq!(code(refused), ErrorCode::InvalidToken);
+    // A revocation applies to the very next request, cached token or not.
+    f.revoke("alice").await;
+    let revoked = f.certificate("alice", &alice).await.unwrap_err();
+    assert_eq!(revoked.code, ErrorCode::AccessDenied);
+    assert!(revoked.description.contains("revoked"), "{revoked}");
 }
 
 #[tokio::test]

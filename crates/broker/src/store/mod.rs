@@ -169,9 +169,41 @@ pub struct EnrolmentToken {
     pub used: bool,
 }
 
+/// A request on its way to [`Store::commit`]: while it lives, a store that commits in groups
+/// may hold a group open a little for it (see [`sqlite`]). Drop it just before calling
+/// `commit` (or when the request is refused), never after: the store must not wait for a
+/// write that is already queued.
+#[derive(Debug)]
+pub struct Coming(Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>);
+
+impl Coming {
+    /// For a store that does not group commits.
+    pub fn none() -> Coming {
+        Coming(None)
+    }
+
+    /// Counted in `counter` until dropped.
+    pub fn counted(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Coming {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Coming(Some(std::sync::Arc::clone(counter)))
+    }
+}
+
+impl Drop for Coming {
+    fn drop(&mut self) {
+        if let Some(counter) = &self.0 {
+            counter.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 pub trait Store: Send + Sync {
     /// Commit `write` durably, or fail without any of it taking effect.
     fn commit(&self, write: Write) -> StoreFuture<'_, ()>;
+    /// Announces a write that this request will commit unless it is refused first.
+    fn coming(&self) -> Coming {
+        Coming::none()
+    }
     /// Whether the store can take writes (for `/readyz`).
     fn ping(&self) -> StoreFuture<'_, ()>;
     /// Audit records in chain order, from `after_seq` (exclusive).

@@ -8,6 +8,14 @@
 //! fsyncs into one without weakening durability: no request is answered
 //! before its record is on disk.
 //!
+//! Requests that will commit announce themselves ([`Store::coming`]). When the
+//! writer has taken everything queued and announced requests are still on
+//! their way (verifying, signing), it holds the batch open for them, up to
+//! [`HOLD`] after the batch's first write. A lone client is never held: its
+//! announcement ends before its write is queued, so the writer sees none
+//! coming. Under concurrency the wait costs no CPU and saves one commit and
+//! one fsync for each write that joins.
+//!
 //! The writer also signs audit checkpoints (see [`zt_core::audit::checkpoint`])
 //! every N records or T seconds, inside the batch's transaction, and once
 //! more when the store is closed. Before answering it checks that the
@@ -16,6 +24,8 @@
 //! that nobody can read back.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,13 +35,16 @@ use tokio::sync::oneshot;
 
 use super::sqlite_devices;
 use super::sqlite_hosts::{self, Applied};
-use super::{EnrolmentToken, Store, StoreError, StoreFuture, StoredRecord, Write};
+use super::{Coming, EnrolmentToken, Store, StoreError, StoreFuture, StoredRecord, Write};
 use zt_core::audit::{self, checkpoint::Checkpoint};
 use zt_core::device::Device;
 use zt_core::jose::SigningKey;
 use zt_core::revocation::{Revocation, RevocationList};
 
 const MAX_BATCH: usize = 512;
+/// How long a batch is held open for announced writes, from its first write: below the
+/// latency of one request under the concurrency that makes holding worthwhile.
+const HOLD: Duration = Duration::from_millis(1);
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS used_once (
     kind TEXT NOT NULL,
@@ -96,6 +109,10 @@ enum Job {
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    /// Announced writes not yet queued.
+    coming: Arc<AtomicUsize>,
+    /// Write transactions begun by the writer (one per group of commits).
+    batches: Arc<AtomicU64>,
     writer: Option<JoinHandle<()>>,
     path: PathBuf,
 }
@@ -114,6 +131,15 @@ impl SqliteStore {
     /// Open (creating if needed) the database at `path` and start its
     /// writer, which signs checkpoints if `checkpointing` is given.
     pub fn open(path: &Path, checkpointing: Option<Checkpointing>) -> Result<Self, StoreError> {
+        Self::open_holding(path, checkpointing, HOLD)
+    }
+
+    /// [`open`](Self::open) with another [`HOLD`].
+    fn open_holding(
+        path: &Path,
+        checkpointing: Option<Checkpointing>,
+        hold: Duration,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             zt_os::files::private_dir(dir).map_err(unavailable)?;
         }
@@ -123,6 +149,8 @@ impl SqliteStore {
         )
         .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        // Every statement the writer runs per batch or per write stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(sqlite_devices::SCHEMA)
             .map_err(unavailable)?;
         #[cfg(unix)]
@@ -134,12 +162,16 @@ impl SqliteStore {
         let (_, head) = last_entry(&conn).map_err(unavailable)?;
         let last_checkpoint = last_checkpoint_seq(&conn).map_err(unavailable)?;
         let (tx, rx) = mpsc::channel();
+        let coming = Arc::new(AtomicUsize::new(0));
+        let batches = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             conn,
+            coming: Arc::clone(&coming),
+            hold,
             path: path.to_owned(),
             file,
             head,
-            batches: 0,
+            batches: Arc::clone(&batches),
             checkpointing,
             last_checkpoint,
             last_checkpoint_at: Instant::now(),
@@ -150,6 +182,8 @@ impl SqliteStore {
             .map_err(unavailable)?;
         Ok(SqliteStore {
             jobs: tx,
+            coming,
+            batches,
             writer: Some(handle),
             path: path.to_owned(),
         })
@@ -166,6 +200,11 @@ impl SqliteStore {
             rx.await
                 .map_err(|_| unavailable("the store writer has stopped"))?
         })
+    }
+
+    /// Groups of writes committed (or tried) so far: each is one transaction and one fsync.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
     }
 
     fn query<T: Send + 'static>(
@@ -193,6 +232,10 @@ impl Drop for SqliteStore {
 impl Store for SqliteStore {
     fn commit(&self, write: Write) -> StoreFuture<'_, ()> {
         self.send(|tx| Job::Commit(Box::new(write), tx))
+    }
+
+    fn coming(&self) -> Coming {
+        Coming::counted(&self.coming)
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
@@ -235,15 +278,12 @@ impl Store for SqliteStore {
 
 /// The seq and hash of the last audit record ((0, GENESIS) when empty).
 fn last_entry(conn: &Connection) -> rusqlite::Result<(u64, String)> {
-    conn.query_row(
-        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-        [],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
-    )
-    .or_else(|e| match e {
-        rusqlite::Error::QueryReturnedNoRows => Ok((0, audit::GENESIS.to_owned())),
-        e => Err(e),
-    })
+    conn.prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok((0, audit::GENESIS.to_owned())),
+            e => Err(e),
+        })
 }
 
 fn last_checkpoint_seq(conn: &Connection) -> rusqlite::Result<u64> {
@@ -253,6 +293,12 @@ fn last_checkpoint_seq(conn: &Connection) -> rusqlite::Result<u64> {
         |r| r.get::<_, i64>(0),
     )
     .map(|s| s as u64)
+}
+
+/// One statement from the connection's cache of prepared statements.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// Which file a path names (device and inode on Unix).
@@ -280,12 +326,16 @@ type BatchOutcome = (Vec<Result<(), StoreError>>, Option<Checkpoint>);
 
 struct Writer {
     conn: Connection,
+    /// Announced writes not yet queued ([`Store::coming`]).
+    coming: Arc<AtomicUsize>,
+    /// [`HOLD`], but in tests.
+    hold: Duration,
     path: PathBuf,
     /// The database file the connection opened.
     file: FileIdentity,
     /// Hash of the last committed audit record.
     head: String,
-    batches: u64,
+    batches: Arc<AtomicU64>,
     checkpointing: Option<Checkpointing>,
     last_checkpoint: u64,
     last_checkpoint_at: Instant,
@@ -309,16 +359,26 @@ impl Writer {
                     continue;
                 }
             };
+            let held_until = Instant::now() + self.hold;
             let mut batch = vec![first];
             let mut closing = false;
             while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(Job::Close) => {
+                let next = match rx.try_recv() {
+                    Err(mpsc::TryRecvError::Empty) if self.coming.load(Ordering::SeqCst) > 0 => {
+                        match held_until.checked_duration_since(Instant::now()) {
+                            Some(left) => rx.recv_timeout(left).ok(),
+                            None => None,
+                        }
+                    }
+                    next => next.ok(),
+                };
+                match next {
+                    Some(Job::Close) => {
                         closing = true;
                         break;
                     }
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+                    Some(job) => batch.push(job),
+                    None => break,
                 }
             }
             self.process(batch);
@@ -377,17 +437,17 @@ impl Writer {
         }
         let start_head = self.head.clone();
         let outcome = (|| -> rusqlite::Result<BatchOutcome> {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            run(&self.conn, "BEGIN IMMEDIATE")?;
             // Another process (an admin command) may have appended since
             // our last batch; the write lock we now hold makes this read
             // the true head.
             self.head = last_entry(&self.conn)?.1;
             let mut results = Vec::with_capacity(commits.len());
             for (write, _) in &commits {
-                self.conn.execute_batch("SAVEPOINT w")?;
+                run(&self.conn, "SAVEPOINT w")?;
                 match self.apply(write) {
                     Ok(hash) => {
-                        self.conn.execute_batch("RELEASE w")?;
+                        run(&self.conn, "RELEASE w")?;
                         self.head = hash;
                         results.push(Ok(()));
                     }
@@ -398,8 +458,7 @@ impl Writer {
                     Err(Applied::Sql(e)) => return Err(e),
                 }
             }
-            self.batches += 1;
-            if self.batches % 64 == 0 {
+            if self.batches.fetch_add(1, Ordering::Relaxed) % 64 == 63 {
                 self.conn.execute(
                     "DELETE FROM used_once WHERE expires_at < ?1",
                     params![zt_os::clock::unix_now() as i64],
@@ -410,7 +469,7 @@ impl Writer {
             } else {
                 None
             };
-            self.conn.execute_batch("COMMIT")?;
+            run(&self.conn, "COMMIT")?;
             Ok((results, checkpoint))
         })();
         // A commit into a file that was deleted or replaced meanwhile is
@@ -646,6 +705,47 @@ mod tests {
         store.commit(write("two-two-two-two", None)).await.unwrap();
         let records = store.audit_records(0, 10).await.unwrap();
         assert_eq!(records[1].prev_hash, records[0].hash);
+    }
+
+    /// `f`, which must finish long before a held group would close.
+    async fn within<T>(f: impl Future<Output = T>) -> Result<T, tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_secs(60), f).await
+    }
+
+    #[tokio::test]
+    async fn announced_writes_join_one_group_and_a_lone_write_is_never_held() {
+        let dir = tempfile::tempdir().unwrap();
+        // A hold far longer than the test: a group that waited for it would time out below.
+        let hold = Duration::from_secs(600);
+        let store = SqliteStore::open_holding(&dir.path().join("db"), None, hold).unwrap();
+
+        // Nobody announced: a write is committed at once.
+        within(store.commit(write("alone-alone", Some(1))))
+            .await
+            .expect("a lone write is not held")
+            .unwrap();
+        assert_eq!(store.batches(), 1);
+
+        // Two requests announce themselves; the first write is held for the second.
+        let (first, second) = (store.coming(), store.coming());
+        drop(first);
+        let one = store.commit(write("first-first", Some(2)));
+        drop(second);
+        let two = store.commit(write("second-second", Some(3)));
+        let (one, two) = within(async { tokio::join!(one, two) }).await.unwrap();
+        one.unwrap();
+        two.unwrap();
+        assert_eq!(store.batches(), 2, "both writes in one group");
+
+        // An announced request that is refused before it writes: the group it held closes at
+        // the hold's end at the latest, and the next one is not held by it.
+        let refused = store.coming();
+        drop(refused);
+        within(store.commit(write("after-after", Some(4))))
+            .await
+            .expect("an ended announcement holds nothing")
+            .unwrap();
+        assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 4);
     }
 
     fn checkpointing(every_records: u64) -> Checkpointing {

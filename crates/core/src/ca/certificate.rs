@@ -6,10 +6,10 @@
 use super::values::{
     check_force_command, check_principal, check_source_address, is_known_user_extension,
 };
-use super::{CaError, check_subject_key, key_id::MAX_KEY_ID_LEN};
+use super::{CaError, CaKey, check_subject_key, key_id::MAX_KEY_ID_LEN};
 use rand_core::CryptoRngCore;
 use ssh_key::certificate::{Builder, CertType};
-use ssh_key::{Certificate, PrivateKey, PublicKey};
+use ssh_key::{Certificate, PublicKey};
 use std::collections::{BTreeSet, HashSet};
 
 /// Nonce length. PROTOCOL.certkeys asks for a random nonce to make chosen-prefix
@@ -61,7 +61,7 @@ pub struct HostCertSpec {
 /// malformed critical option, and a subject key that
 /// [`check_subject_key`] refuses (including the CA's own key).
 pub fn sign_user_certificate(
-    ca: &PrivateKey,
+    ca: &CaKey,
     subject: &PublicKey,
     spec: &UserCertSpec,
     rng: &mut impl CryptoRngCore,
@@ -121,7 +121,7 @@ pub fn sign_user_certificate(
 /// [`sign_user_certificate`] where they apply; host certificates carry no
 /// extensions or critical options.
 pub fn sign_host_certificate(
-    ca: &PrivateKey,
+    ca: &CaKey,
     subject: &PublicKey,
     spec: &HostCertSpec,
     rng: &mut impl CryptoRngCore,
@@ -148,7 +148,7 @@ struct Common<'a> {
 }
 
 impl Common<'_> {
-    fn check(&self, ca: &PrivateKey, subject: &PublicKey) -> Result<(), CaError> {
+    fn check(&self, ca: &CaKey, subject: &PublicKey) -> Result<(), CaError> {
         if self.serial == 0 {
             return Err(CaError::ZeroSerial);
         }

@@ -5,7 +5,7 @@ use super::*;
 use crate::ca::{KeyIdFields, PrincipalError, SubjectKeyError, fingerprint, key_id, validity};
 use rand_core::{CryptoRng, RngCore};
 use ssh_key::private::Ed25519Keypair;
-use ssh_key::{Fingerprint, HashAlg};
+use ssh_key::{Fingerprint, HashAlg, PrivateKey};
 use std::time::Duration;
 
 /// Deterministic RNG (xorshift64*) so the nonce, and with an Ed25519 CA the
@@ -41,8 +41,8 @@ fn key(seed: u8) -> PrivateKey {
     PrivateKey::from(Ed25519Keypair::from_seed(&[seed; 32]))
 }
 
-fn ca() -> PrivateKey {
-    key(0xCA)
+fn ca() -> CaKey {
+    CaKey::new(key(0xCA))
 }
 
 fn ca_fp() -> Fingerprint {
