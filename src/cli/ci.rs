@@ -56,13 +56,13 @@ impl CiArgs {
         if self.explicit() {
             return true;
         }
-        let logged_in = Session::load(&ctx.paths).ok().flatten().is_some();
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let in_ci = workload::is_ci_environment(
+        // Cheapest first: most commands run on a person's machine, outside CI, and then the
+        // session file is never read here.
+        let active = workload::is_ci_environment(
             &workload::process_env,
             std::path::Path::new(KUBERNETES_TOKEN_PATH),
-        );
-        let active = !logged_in && !interactive && in_ci;
+        ) && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+            && Session::load(&ctx.paths).ok().flatten().is_none();
         if active && !ctx.json {
             eprintln!(
                 "zt: no login session and no terminal in a CI job: logging in with the job's workload identity (--ci)"

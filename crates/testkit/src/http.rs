@@ -33,6 +33,31 @@ where
     })
 }
 
+/// Serves `app` on `listener` (non-blocking, already bound) from a thread of its own, until
+/// the returned sender is dropped: the in-process peers (hostile IdP, workload issuer) keep it
+/// as their `_shutdown` field.
+pub fn serve(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    });
+    tx
+}
+
 /// A client for raw protocol calls: no cookies, no redirects, short timeout.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -214,21 +214,7 @@ impl WorkloadIssuer {
             .route("/jwks", get(jwks))
             .route(TOKEN_PATH, get(token))
             .with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("build a tokio runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-        });
+        let tx = crate::http::serve(listener, app);
         WorkloadIssuer {
             alg,
             shared,
