@@ -15,11 +15,11 @@ use zt_testkit::api;
 /// out the oldest one still waiting for its request head, and the client whose fresh
 /// connection that was fails or waits out the header timeout (10 s), which then is the
 /// level's wall time (as in tokens.rs).
-const CLIENTS_PER_ADDRESS: usize = 16;
+pub const CLIENTS_PER_ADDRESS: usize = 16;
 
 /// One `reqwest::Client` per source address (127.0.0.1, 127.0.0.2, …; all of 127/8 is
 /// loopback) for `concurrency` clients, new for each level.
-fn clients_by_address(concurrency: usize) -> Result<Vec<reqwest::Client>> {
+pub fn by_address(concurrency: usize) -> Result<Vec<reqwest::Client>> {
     (0..concurrency.div_ceil(CLIENTS_PER_ADDRESS))
         .map(|a| {
             let address = Ipv4Addr::new(127, 0, 0, 1 + u8::try_from(a)?);
@@ -36,7 +36,7 @@ fn clients_by_address(concurrency: usize) -> Result<Vec<reqwest::Client>> {
 /// another until the cap.
 pub async fn timed(url: &str, work: Vec<Vec<api::Prepared>>, cap: Duration) -> Result<Stats> {
     let total: usize = work.iter().map(Vec::len).sum();
-    let clients = clients_by_address(work.len())?;
+    let clients = by_address(work.len())?;
     let start = Instant::now();
     let deadline = start + cap;
     let mut tasks = Vec::with_capacity(work.len());

@@ -49,6 +49,7 @@ mod clients;
 mod cpu;
 mod floor;
 mod fsyncs;
+mod http_floor;
 mod keygen;
 mod policies;
 mod tokens;
@@ -435,6 +436,22 @@ fn main() -> Result<()> {
                 );
                 if let Some(e) = &stats.first_error {
                     println!("  first failure: {e}");
+                }
+                if posture == Posture::Off {
+                    let per_client = (total / concurrency).max(1);
+                    let http_only = http_floor::measure(
+                        &target.broker.url,
+                        target.broker.child.id(),
+                        concurrency,
+                        per_client,
+                    )
+                    .await?;
+                    println!(
+                        "{:<11} concurrency {concurrency:>3}: HTTP alone (GET {}, {} requests): broker CPU {http_only:.0} µs/request",
+                        "",
+                        proto::HEALTH_PATH,
+                        per_client * concurrency
+                    );
                 }
                 let mut fail = |problem: String| {
                     println!("  FAILED: {problem}");

@@ -27,7 +27,6 @@
 //! Knobs as in the default mode, with other defaults: `ZT_BENCH_REQUESTS` (3000),
 //! `ZT_BENCH_SECS` (20), `ZT_BENCH_LEVELS` (`1,8,64`).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -35,14 +34,12 @@ use anyhow::{Context, Result, bail};
 
 use super::api;
 use super::audit::{durability, last_audit_seq};
+use super::clients;
 use super::policies::{Posture, policy};
 use super::{Stats, Target, check_policy, env_or, ms, start_broker};
 
 /// The audience the bench asks tokens for, listed on the `sre` rule.
 const AUDIENCE: &str = "kubernetes";
-/// Clients per source address: well under the broker's 64 connections per address.
-const CLIENTS_PER_ADDRESS: usize = 16;
-
 /// The posture-off policy with `audiences` on the `sre` rule.
 fn tokens_policy() -> Result<String> {
     let base = policy(Posture::Off);
@@ -92,20 +89,6 @@ fn tokens_issued(db: &Path, since: i64) -> Result<i64> {
         [since],
         |row| row.get(0),
     )?)
-}
-
-/// One `reqwest::Client` per source address for `concurrency` clients, new (no connection
-/// carried over from another level).
-fn clients_by_address(concurrency: usize) -> Result<Vec<reqwest::Client>> {
-    (0..concurrency.div_ceil(CLIENTS_PER_ADDRESS))
-        .map(|a| {
-            let address = Ipv4Addr::new(127, 0, 0, 1 + u8::try_from(a)?);
-            Ok(reqwest::Client::builder()
-                .local_address(IpAddr::V4(address))
-                .pool_max_idle_per_host(CLIENTS_PER_ADDRESS)
-                .build()?)
-        })
-        .collect()
 }
 
 /// The start of a good answer: a certificate, or a JWT.
@@ -166,12 +149,12 @@ async fn level(
     }
     let prep = prep_start.elapsed() / total.max(1) as u32;
 
-    let senders = clients_by_address(concurrency)?;
+    let senders = clients::by_address(concurrency)?;
     let start = Instant::now();
     let deadline = start + cap;
     let mut tasks = Vec::with_capacity(concurrency);
     for (t, requests) in work.into_iter().enumerate() {
-        let sender = senders[t / CLIENTS_PER_ADDRESS].clone();
+        let sender = senders[t / clients::CLIENTS_PER_ADDRESS].clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(requests.len());
             let (mut ok, mut failed, mut refused, mut first_error) = (0usize, 0usize, 0usize, None);
