@@ -33,27 +33,36 @@ where
     })
 }
 
-/// Serves `app` on `listener` (non-blocking, already bound) from a thread of its own, until
-/// the returned sender is dropped: the in-process peers (hostile IdP, workload issuer) keep it
-/// as their `_shutdown` field.
+/// Runs the future `make` builds on a current-thread runtime in a thread of its own, for the
+/// in-process peers' servers (the future may hold what is not `Send`, such as a server).
+pub fn run_in_background<F>(make: impl FnOnce() -> F + Send + 'static)
+where
+    F: Future<Output = ()> + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build a tokio runtime")
+            .block_on(make());
+    });
+}
+
+/// Serves `app` on `listener` (non-blocking, already bound) in the background until the
+/// returned sender is dropped: the in-process peers (hostile IdP, workload issuer) keep it as
+/// their `_shutdown` field.
 pub fn serve(
     listener: std::net::TcpListener,
     app: axum::Router,
 ) -> tokio::sync::oneshot::Sender<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("build a tokio runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+    run_in_background(move || async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
     });
     tx
 }

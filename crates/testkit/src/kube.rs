@@ -108,20 +108,14 @@ impl KubeCheck {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new().fallback(any).with_state(seen.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("build a tokio runtime");
-            runtime.block_on(async move {
-                let server = axum_server::from_tcp_rustls(listener, config)
-                    .expect("serve TLS")
-                    .serve(app.into_make_service());
-                tokio::select! {
-                    _ = server => {}
-                    _ = rx => {}
-                }
-            });
+        crate::http::run_in_background(move || async move {
+            let server = axum_server::from_tcp_rustls(listener, config)
+                .expect("serve TLS")
+                .serve(app.into_make_service());
+            tokio::select! {
+                _ = server => {}
+                _ = rx => {}
+            }
         });
         KubeCheck {
             server,
