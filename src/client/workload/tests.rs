@@ -346,6 +346,27 @@ fn ci_environments_are_recognised() {
     assert!(ci(&[], &token));
 }
 
+/// The integration tests strip `zt_testkit::process::CI_VARIABLES` from a person's zt (CI
+/// runners set `CI=true` for the tests too). Every variable this check reads must be on that
+/// list, or a new one would turn the tests' logins into CI logins on some runner.
+#[test]
+fn every_variable_that_makes_a_ci_environment_is_one_the_tests_strip() {
+    let read = Mutex::new(Vec::new());
+    let recording = |name: &str| {
+        read.lock().unwrap().push(name.to_owned());
+        None
+    };
+    assert!(!is_ci_environment(&recording, Path::new(NOWHERE)));
+    let read = read.into_inner().unwrap();
+    assert!(read.contains(&"CI".to_owned()), "{read:?}");
+    for name in &read {
+        assert!(
+            zt_testkit::process::CI_VARIABLES.contains(&name.as_str()),
+            "{name} is not in zt_testkit::process::CI_VARIABLES"
+        );
+    }
+}
+
 #[test]
 fn source_names_and_descriptions() {
     use clap::ValueEnum;
