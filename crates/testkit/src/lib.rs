@@ -17,6 +17,7 @@ pub mod http;
 pub mod idp;
 pub mod kube;
 pub mod mounts;
+pub mod postgres;
 pub mod process;
 pub mod rng;
 pub mod ssh;
@@ -44,6 +45,8 @@ pub enum Peer {
     Keyring,
     /// A headless browser: Debian's `chromium`.
     Chromium,
+    /// Debian's PostgreSQL server programs (`initdb`, `postgres`), run privately per test.
+    Postgres,
 }
 
 /// Environment variable that turns a missing peer from a skip into a failure (CI sets it).
@@ -110,6 +113,7 @@ fn peer_unavailable(peer: Peer) -> Option<String> {
         Peer::Chromium => find_in_path("chromium")
             .is_none()
             .then(|| "chromium not found (Debian: apt-get install chromium)".to_owned()),
+        Peer::Postgres => postgres::unavailable(),
         Peer::Keyring => find_in_path("keyctl")
             .is_none()
             .then(|| "keyctl not found (Debian: apt-get install keyutils)".to_owned()),

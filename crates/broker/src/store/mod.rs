@@ -4,12 +4,17 @@
 //!
 //! Every write that gates a response (a token or a certificate leaving the
 //! broker) is durable before the write call returns; callers answer only
-//! after that. SQLite is the embedded default; the trait is what a
-//! PostgreSQL store will implement for several replicas.
+//! after that. SQLite is the embedded default; PostgreSQL ([`postgres`]) lets
+//! several broker replicas share one state.
 
 pub mod audit_log;
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
 pub mod memory;
+pub mod postgres;
+mod postgres_apply;
+pub mod postgres_schema;
 pub mod sqlite;
 mod sqlite_devices;
 mod sqlite_hosts;

@@ -631,81 +631,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{OnceKind, OnceValue};
-    use zt_core::audit::{AuditRecord, EventKind, Subject};
-
-    fn write(jti: &str, serial: Option<u64>) -> Write {
-        Write {
-            once: vec![OnceValue {
-                kind: OnceKind::DpopJti,
-                value: jti.into(),
-                expires_at: u64::MAX >> 2,
-            }],
-            serial,
-            unless_revoked: None,
-            changes: vec![],
-            device: None,
-            audit: AuditRecord {
-                time: 1,
-                kind: EventKind::CertificateIssued,
-                request_id: jti.into(),
-                identity: Some(Subject::default()),
-                client_addr: None,
-                device: None,
-                rule: None,
-                certificate: None,
-                outcome: None,
-                revocation: None,
-                enrolment: None,
-                posture: None,
-                audience: None,
-                workload: None,
-            },
-        }
-    }
-
-    #[tokio::test]
-    async fn replays_and_serial_collisions_are_refused_without_breaking_the_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
-        let (a, b, c) = tokio::join!(
-            store.commit(write("jti-a", Some(1))),
-            store.commit(write("jti-a", Some(2))),
-            store.commit(write("jti-c", Some(1))),
-        );
-        let results = [a, b, c];
-        assert_eq!(
-            results.iter().filter(|r| r.is_ok()).count(),
-            1,
-            "{results:?}"
-        );
-        assert!(results.contains(&Err(StoreError::Replayed(OnceKind::DpopJti))));
-        assert!(results.contains(&Err(StoreError::SerialTaken)));
-        store.commit(write("jti-d", Some(4))).await.unwrap();
-        let records = store.audit_records(0, 100).await.unwrap();
-        assert_eq!(records.len(), 2);
-        assert_eq!(records[0].prev_hash, audit::GENESIS);
-        assert_eq!(records[1].prev_hash, records[0].hash);
-        assert_eq!(
-            records[1].hash,
-            audit::chain_hash(&records[0].hash, &records[1].record)
-        );
-    }
-
-    #[tokio::test]
-    async fn the_chain_continues_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        SqliteStore::open(&path, None)
-            .unwrap()
-            .commit(write("one-one-one-one", None))
-            .await
-            .unwrap();
-        let store = SqliteStore::open(&path, None).unwrap();
-        store.commit(write("two-two-two-two", None)).await.unwrap();
-        let records = store.audit_records(0, 10).await.unwrap();
-        assert_eq!(records[1].prev_hash, records[0].hash);
-    }
+    use crate::store::contract::write;
 
     /// `f`, which must finish long before a held group would close.
     async fn within<T>(f: impl Future<Output = T>) -> Result<T, tokio::time::error::Elapsed> {
@@ -746,43 +672,6 @@ mod tests {
             .expect("an ended announcement holds nothing")
             .unwrap();
         assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 4);
-    }
-
-    fn checkpointing(every_records: u64) -> Checkpointing {
-        Checkpointing {
-            key: SigningKey::generate().unwrap(),
-            every_records,
-            every: Duration::from_secs(3600),
-        }
-    }
-
-    #[tokio::test]
-    async fn checkpoints_are_signed_every_n_records_and_on_close() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let c = checkpointing(3);
-        let public = c.key.public_jwk().clone();
-        let store = SqliteStore::open(&path, Some(c)).unwrap();
-        for i in 0..7 {
-            store
-                .commit(write(&format!("jti-{i}"), None))
-                .await
-                .unwrap();
-        }
-        drop(store);
-        let log = super::super::audit_log::AuditLog::open(&path).unwrap();
-        let checkpoints = log.checkpoints().unwrap();
-        let seqs: Vec<u64> = checkpoints.iter().map(|c| c.seq).collect();
-        assert_eq!(seqs, [3, 6, 7], "{checkpoints:?}");
-        let mut entries = Vec::new();
-        log.for_each(|e| {
-            entries.push(e.clone());
-            Ok::<_, ()>(())
-        })
-        .unwrap()
-        .unwrap();
-        let summary = audit::verify::verify(&entries, checkpoints, &public).unwrap();
-        assert_eq!((summary.records, summary.unsigned_tail), (7, 0));
     }
 
     #[tokio::test]

@@ -41,12 +41,7 @@ pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Ap
             .optional()
         })
         .map_err(Applied::Sql)?;
-    let failing_since = |previous: &str| {
-        device.posture_failing.as_ref().map(|failing| {
-            let updated = update_failing_since(&parse_failing_since(previous), failing, device.now);
-            serde_json::to_string(&updated).expect("a map of checks to numbers serialises")
-        })
-    };
+    let failing_since = |previous: &str| failing_since(device, previous);
     let status = match known {
         None => {
             conn.prepare_cached(
@@ -72,7 +67,7 @@ pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Ap
             if issuer != device.issuer || subject != device.subject {
                 return Err(Applied::Refused(StoreError::DeviceOfAnotherUser));
             }
-            let status = DeviceStatus::parse(&status).unwrap_or(DeviceStatus::Revoked);
+            let status = stored_status(&status);
             conn.prepare_cached(
                 "UPDATE devices SET last_seen = ?2,
                     hostname = coalesce(?3, hostname), os = coalesce(?4, os),
@@ -92,13 +87,27 @@ pub(super) fn use_device(conn: &Connection, device: &DeviceUse) -> Result<(), Ap
             status
         }
     };
-    match (status, device.require) {
-        (DeviceStatus::Revoked, _) => Err(Applied::Refused(StoreError::DeviceRevoked)),
+    verdict(status, device.require).map_err(Applied::Refused)
+}
+
+/// Whether a device in `status` may be used under `require`.
+pub(super) fn verdict(status: DeviceStatus, require: DeviceRequirement) -> Result<(), StoreError> {
+    match (status, require) {
+        (DeviceStatus::Revoked, _) => Err(StoreError::DeviceRevoked),
         (DeviceStatus::Registered, DeviceRequirement::Approved) => {
-            Err(Applied::Refused(StoreError::DeviceNotApproved))
+            Err(StoreError::DeviceNotApproved)
         }
         _ => Ok(()),
     }
+}
+
+/// The first-failure map to store for `device`, given the stored one (`previous`), when the
+/// request's posture was evaluated; `None` leaves the stored map as it is.
+pub(super) fn failing_since(device: &DeviceUse, previous: &str) -> Option<String> {
+    device.posture_failing.as_ref().map(|failing| {
+        let updated = update_failing_since(&parse_failing_since(previous), failing, device.now);
+        serde_json::to_string(&updated).expect("a map of checks to numbers serialises")
+    })
 }
 
 /// An admin's approval or revocation of a registered device.
@@ -127,15 +136,20 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
         os: r.get(4)?,
         first_seen: r.get::<_, i64>(5)? as u64,
         last_seen: r.get::<_, i64>(6)? as u64,
-        status: DeviceStatus::parse(&status).unwrap_or(DeviceStatus::Revoked),
+        status: stored_status(&status),
         attestation: Attestation::None,
         posture_failing_since: parse_failing_since(&failing),
     })
 }
 
+/// A stored status; one this broker cannot read counts as revoked (fail closed).
+pub(super) fn stored_status(text: &str) -> DeviceStatus {
+    DeviceStatus::parse(text).unwrap_or(DeviceStatus::Revoked)
+}
+
 /// The stored first-failure map. Only this module writes the column; should it ever be
 /// unreadable, it reads as empty.
-fn parse_failing_since(text: &str) -> BTreeMap<Check, u64> {
+pub(super) fn parse_failing_since(text: &str) -> BTreeMap<Check, u64> {
     serde_json::from_str(text).unwrap_or_default()
 }
 

@@ -64,26 +64,17 @@ pub(super) fn user_revoked(
 }
 
 pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<RevocationList> {
-    let mut list = RevocationList::default();
     let mut stmt =
         conn.prepare_cached("SELECT id, kind, value, time FROM revocations ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok((
-            r.get::<_, i64>(0)? as u64,
+            r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)? as u64,
+            r.get::<_, i64>(3)?,
         ))
     })?;
-    for row in rows {
-        let (id, kind, value, time) = row?;
-        list.version = list.version.max(id);
-        list.updated_at = list.updated_at.max(time);
-        match Revocation::from_store(&kind, &value) {
-            Some(r) => list.entries.push(r),
-            None => tracing::warn!(%kind, "unknown revocation kind in the store; ignored"),
-        }
-    }
+    let mut list = revocation_list(rows.collect::<rusqlite::Result<Vec<_>>>()?);
     // Every unexpired certificate issued to a revoked user, found through
     // the audit record each serial points at. Computed here rather than at
     // revocation time, so a certificate that raced the revocation is listed too.
@@ -94,15 +85,7 @@ pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<Revoc
            AND json_extract(a.record, '$.identity.issuer') = ?1
            AND json_extract(a.record, '$.identity.subject') = ?2",
     )?;
-    let users: Vec<(String, String)> = list
-        .entries
-        .iter()
-        .filter_map(|r| match r {
-            Revocation::User { issuer, subject } => Some((issuer.clone(), subject.clone())),
-            _ => None,
-        })
-        .collect();
-    for (issuer, subject) in users {
+    for (issuer, subject) in revoked_users(&list) {
         let serials =
             stmt.query_map(params![issuer, subject, now as i64], |r| r.get::<_, i64>(0))?;
         for serial in serials {
@@ -112,6 +95,32 @@ pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<Revoc
     list.user_serials.sort_unstable();
     list.user_serials.dedup();
     Ok(list)
+}
+
+/// The revocations table's rows (id, kind, value, time) as a list, without the serials of
+/// revoked users' certificates.
+pub(super) fn revocation_list(rows: Vec<(i64, String, String, i64)>) -> RevocationList {
+    let mut list = RevocationList::default();
+    for (id, kind, value, time) in rows {
+        list.version = list.version.max(id as u64);
+        list.updated_at = list.updated_at.max(time as u64);
+        match Revocation::from_store(&kind, &value) {
+            Some(r) => list.entries.push(r),
+            None => tracing::warn!(%kind, "unknown revocation kind in the store; ignored"),
+        }
+    }
+    list
+}
+
+/// The (issuer, subject) of every revoked user in `list`.
+pub(super) fn revoked_users(list: &RevocationList) -> Vec<(String, String)> {
+    list.entries
+        .iter()
+        .filter_map(|r| match r {
+            Revocation::User { issuer, subject } => Some((issuer.clone(), subject.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether a certificate (user or host) the revocation names was ever issued: by serial
@@ -159,114 +168,4 @@ pub(super) fn enrolment_token(
         })
     })
     .optional()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::sqlite::SqliteStore;
-    use super::super::{Store, Write};
-    use super::*;
-    use zt_core::audit::{AuditRecord, EventKind};
-
-    fn record() -> AuditRecord {
-        AuditRecord {
-            time: 100,
-            kind: EventKind::Revoked,
-            request_id: "r".into(),
-            identity: None,
-            client_addr: None,
-            device: None,
-            rule: None,
-            certificate: None,
-            outcome: None,
-            revocation: None,
-            enrolment: None,
-            posture: None,
-            audience: None,
-            workload: None,
-        }
-    }
-
-    fn with(changes: Vec<Change>) -> Write {
-        Write {
-            changes,
-            ..Write::record(record())
-        }
-    }
-
-    #[tokio::test]
-    async fn a_revoked_identity_is_refused_inside_the_write_and_the_list_has_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
-        let user = Revocation::user("https://idp,alice").unwrap();
-        let guarded = || Write {
-            unless_revoked: Some(("https://idp".into(), "alice".into())),
-            ..Write::record(record())
-        };
-        store.commit(guarded()).await.unwrap();
-        store
-            .commit(with(vec![Change::Revoke(user.clone())]))
-            .await
-            .unwrap();
-        // Twice is the same revocation.
-        store
-            .commit(with(vec![Change::Revoke(user.clone())]))
-            .await
-            .unwrap();
-        store
-            .commit(with(vec![Change::Revoke(Revocation::Serial(5))]))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.commit(guarded()).await,
-            Err(StoreError::IdentityRevoked)
-        );
-        let list = store.revocations(0).await.unwrap();
-        assert_eq!(list.entries, [user, Revocation::Serial(5)]);
-        assert_eq!(list.updated_at, 100);
-        // The refused write left no record: 1 guarded + 3 revocations.
-        assert_eq!(store.audit_records(0, 100).await.unwrap().len(), 4);
-    }
-
-    #[tokio::test]
-    async fn an_enrolment_token_is_used_once_and_never_after_expiry() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db"), None).unwrap();
-        let token = |hash: &str| EnrolmentToken {
-            hash: hash.into(),
-            principals: vec!["h".into()],
-            expires_at: 1000,
-            used: false,
-        };
-        let add = |hash: &str| with(vec![Change::AddEnrolmentToken(token(hash))]);
-        let use_at = |hash: &str, now| {
-            with(vec![Change::UseEnrolmentToken {
-                hash: hash.into(),
-                now,
-            }])
-        };
-        store.commit(add("a")).await.unwrap();
-        store.commit(add("b")).await.unwrap();
-        let (first, second) =
-            tokio::join!(store.commit(use_at("a", 10)), store.commit(use_at("a", 10)));
-        assert!(first.is_ok() ^ second.is_ok(), "{first:?} {second:?}");
-        assert!(
-            store
-                .enrolment_token("a".into())
-                .await
-                .unwrap()
-                .unwrap()
-                .used
-        );
-        assert_eq!(
-            store.commit(use_at("b", 1000)).await,
-            Err(StoreError::TokenUnusable)
-        );
-        assert_eq!(
-            store.commit(use_at("nope", 10)).await,
-            Err(StoreError::TokenUnusable)
-        );
-        assert_eq!(store.enrolment_token("nope".into()).await.unwrap(), None);
-        store.commit(use_at("b", 999)).await.unwrap();
-    }
 }

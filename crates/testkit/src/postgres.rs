@@ -1,0 +1,199 @@
+//! A private PostgreSQL server for one test: Debian's `initdb` into a temporary directory, then
+//! `postgres` on a free 127.0.0.1 port, password (SCRAM) authentication for the role `zt`.
+//! Dropping it kills the server with its process group; [`Postgres::stop`] and
+//! [`Postgres::start_again`] take it down and bring it back on the same data and port, for the
+//! tests of a database that goes away under a running broker.
+//!
+//! PostgreSQL refuses to run as root: as root, the server runs as Debian's `postgres` user
+//! (through `setpriv`), and its directory is handed to that user.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::process::{GroupChild, wait_until};
+
+/// The role the tests connect as.
+pub const ROLE: &str = "zt";
+/// [`ROLE`]'s password: public, like every test secret.
+pub const PASSWORD: &str = "zt-postgres-password-for-tests-only";
+
+/// Debian's PostgreSQL programs (`initdb`, `postgres`, `pg_isready`), newest version first.
+pub fn bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file() && bin.join("postgres").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Why PostgreSQL cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if bin_dir().is_none() {
+        return Some(
+            "PostgreSQL not found under /usr/lib/postgresql (Debian: apt-get install postgresql)"
+                .into(),
+        );
+    }
+    if is_root() && owner_ids("postgres").is_none() {
+        return Some("running as root, but there is no `postgres` user to run the server".into());
+    }
+    None
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+}
+
+/// The uid and gid of `user`, from `id`.
+fn owner_ids(user: &str) -> Option<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, user]).output().ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+/// A running test server.
+pub struct Postgres {
+    server: Option<GroupChild>,
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    /// A new cluster with the role [`ROLE`], started and accepting connections. Panics with the
+    /// server's log when it does not come up.
+    pub fn start() -> Postgres {
+        let bin = bin_dir().expect("PostgreSQL is installed (check with `unavailable`)");
+        let dir = super::tempdir();
+        let owner = is_root().then(|| owner_ids("postgres").expect("a postgres user"));
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
+        }
+        let password_file = dir.path().join("password");
+        std::fs::write(&password_file, PASSWORD).expect("write the password file");
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&password_file, Some(uid), Some(gid)).expect("chown");
+        }
+        let data = dir.path().join("data");
+        let mut initdb = as_owner(owner, &bin.join("initdb"));
+        initdb
+            .arg("--pgdata")
+            .arg(&data)
+            .args([
+                "--username",
+                ROLE,
+                "--auth",
+                "scram-sha-256",
+                "--encoding",
+                "UTF8",
+            ])
+            .args(["--locale", "C", "--no-sync"])
+            .arg(format!("--pwfile={}", password_file.display()));
+        let out = initdb.output().expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut postgres = Postgres {
+            server: None,
+            log: dir.path().join("postgres.log"),
+            bin,
+            data,
+            port: super::free_port(),
+            _dir: dir,
+        };
+        postgres.start_again();
+        postgres
+    }
+
+    /// The server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL for the cluster's `postgres` database, without the password (give it separately,
+    /// as a broker must).
+    pub fn url(&self) -> String {
+        format!("postgres://{ROLE}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Kill the server (SIGKILL to its process group: a crash, not a shutdown).
+    pub fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// (Re)start the server on the same data directory and port, and wait until it accepts
+    /// connections.
+    pub fn start_again(&mut self) {
+        self.stop();
+        let owner = is_root().then(|| owner_ids("postgres").expect("a postgres user"));
+        let log = std::fs::File::create(&self.log).expect("create the server log");
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&self.log, Some(uid), Some(gid)).expect("chown");
+        }
+        let socket_dir = self.data.parent().expect("a parent").to_owned();
+        let mut command = as_owner(owner, &self.bin.join("postgres"));
+        command
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&socket_dir)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
+            .args(["-c", "max_connections=60", "-c", "shared_buffers=16MB"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup the log"))
+            .stderr(log);
+        self.server = Some(GroupChild::spawn(command).expect("start postgres"));
+        let ready = wait_until(Duration::from_secs(30), || {
+            Command::new(self.bin.join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        assert!(
+            ready,
+            "postgres did not come up on port {}: {}",
+            self.port,
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The data directory (for the record; tests do not write to it).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+}
+
+/// `program` run as `owner` (uid, gid) when given, else as this process's user.
+fn as_owner(owner: Option<(u32, u32)>, program: &Path) -> Command {
+    match owner {
+        Some((uid, gid)) => {
+            let mut command = Command::new("setpriv");
+            command
+                .arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--clear-groups")
+                .arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
