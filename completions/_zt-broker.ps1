@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Bring a PostgreSQL store''s schema to this broker''s version (brokers never migrate by themselves)')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
@@ -51,6 +52,14 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         }
         'zt-broker;serve' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen here instead of on server.listen (replicas that share one config on one host)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'zt-broker;migrate' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Path of zt-broker.toml')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -60,6 +69,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Directory for keys, policy and database [default: a new temporary directory]')
             [CompletionResult]::new('--auto-approve', '--auto-approve', [CompletionResultType]::ParameterName, 'Approve every device code at once as this development user (alice, bob, carol)')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'Policy file to use instead of the starter policy')
+            [CompletionResult]::new('--postgres', '--postgres', [CompletionResultType]::ParameterName, 'Keep the state in this PostgreSQL database instead of SQLite, migrating it first (postgres://USER@HOST/DB; the password from ZT_BROKER_DB_PASSWORD)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)')
             [CompletionResult]::new('--no-rate-limits', '--no-rate-limits', [CompletionResultType]::ParameterName, 'Switch off the per-address and per-identity request rate limits (for load benchmarks)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -296,6 +306,7 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
         'zt-broker;help' {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Create CA keys, a config file and a starter policy in a directory')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the broker from a config file')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Bring a PostgreSQL store''s schema to this broker''s version (brokers never migrate by themselves)')
             [CompletionResult]::new('dev', 'dev', [CompletionResultType]::ParameterValue, 'Development only: a loopback broker with a built-in test identity provider')
             [CompletionResult]::new('sign-host', 'sign-host', [CompletionResultType]::ParameterValue, 'Sign a host key with the host CA (local admin command)')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'Verify or export the audit log')
@@ -311,6 +322,9 @@ Register-ArgumentCompleter -Native -CommandName 'zt-broker' -ScriptBlock {
             break
         }
         'zt-broker;help;serve' {
+            break
+        }
+        'zt-broker;help;migrate' {
             break
         }
         'zt-broker;help;dev' {

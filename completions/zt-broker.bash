@@ -34,6 +34,9 @@ _zt__broker() {
             zt__broker,init)
                 cmd="zt__broker__subcmd__init"
                 ;;
+            zt__broker,migrate)
+                cmd="zt__broker__subcmd__migrate"
+                ;;
             zt__broker,policy)
                 cmd="zt__broker__subcmd__policy"
                 ;;
@@ -114,6 +117,9 @@ _zt__broker() {
                 ;;
             zt__broker__subcmd__help,init)
                 cmd="zt__broker__subcmd__help__subcmd__init"
+                ;;
+            zt__broker__subcmd__help,migrate)
+                cmd="zt__broker__subcmd__help__subcmd__migrate"
                 ;;
             zt__broker__subcmd__help,policy)
                 cmd="zt__broker__subcmd__help__subcmd__policy"
@@ -218,7 +224,7 @@ _zt__broker() {
 
     case "${cmd}" in
         zt__broker)
-            opts="-h -V --help --version init serve dev sign-host audit revoke device host policy token-key help"
+            opts="-h -V --help --version init serve migrate dev sign-host audit revoke device host policy token-key help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,7 +364,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__dev)
-            opts="-h --listen --dir --auto-approve --policy --json --no-rate-limits --help"
+            opts="-h --listen --dir --auto-approve --policy --json --no-rate-limits --postgres --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -377,6 +383,10 @@ _zt__broker() {
                     return 0
                     ;;
                 --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --postgres)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -558,7 +568,7 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help)
-            opts="init serve dev sign-host audit revoke device host policy token-key help"
+            opts="init serve migrate dev sign-host audit revoke device host policy token-key help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,6 +764,20 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zt__subcmd__broker__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1055,6 +1079,24 @@ _zt__broker() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zt__subcmd__broker__subcmd__migrate)
+            opts="-h --config --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zt__subcmd__broker__subcmd__policy)
             opts="-h --help check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1184,13 +1226,17 @@ _zt__broker() {
             return 0
             ;;
         zt__subcmd__broker__subcmd__serve)
-            opts="-h --config --help"
+            opts="-h --config --listen --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

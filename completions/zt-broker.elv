@@ -24,6 +24,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --version 'Print version'
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
+            cand migrate 'Bring a PostgreSQL store''s schema to this broker''s version (brokers never migrate by themselves)'
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
@@ -46,6 +47,13 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         }
         &'zt-broker;serve'= {
             cand --config 'Path of zt-broker.toml'
+            cand --listen 'Listen here instead of on server.listen (replicas that share one config on one host)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'zt-broker;migrate'= {
+            cand --config 'Path of zt-broker.toml'
+            cand --json 'Print one JSON document on stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
@@ -54,6 +62,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
             cand --dir 'Directory for keys, policy and database [default: a new temporary directory]'
             cand --auto-approve 'Approve every device code at once as this development user (alice, bob, carol)'
             cand --policy 'Policy file to use instead of the starter policy'
+            cand --postgres 'Keep the state in this PostgreSQL database instead of SQLite, migrating it first (postgres://USER@HOST/DB; the password from ZT_BROKER_DB_PASSWORD)'
             cand --json 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
             cand --no-rate-limits 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
             cand -h 'Print help (see more with ''--help'')'
@@ -249,6 +258,7 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         &'zt-broker;help'= {
             cand init 'Create CA keys, a config file and a starter policy in a directory'
             cand serve 'Run the broker from a config file'
+            cand migrate 'Bring a PostgreSQL store''s schema to this broker''s version (brokers never migrate by themselves)'
             cand dev 'Development only: a loopback broker with a built-in test identity provider'
             cand sign-host 'Sign a host key with the host CA (local admin command)'
             cand audit 'Verify or export the audit log'
@@ -262,6 +272,8 @@ set edit:completion:arg-completer[zt-broker] = {|@words|
         &'zt-broker;help;init'= {
         }
         &'zt-broker;help;serve'= {
+        }
+        &'zt-broker;help;migrate'= {
         }
         &'zt-broker;help;dev'= {
         }

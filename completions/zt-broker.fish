@@ -28,6 +28,7 @@ complete -c zt-broker -n "__fish_zt_broker_needs_command" -s h -l help -d 'Print
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -s V -l version -d 'Print version'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "migrate" -d 'Bring a PostgreSQL store\'s schema to this broker\'s version (brokers never migrate by themselves)'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
 complete -c zt-broker -n "__fish_zt_broker_needs_command" -f -a "audit" -d 'Verify or export the audit log'
@@ -45,11 +46,16 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l listen -d '
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -l public-url -d 'URL clients use to reach the broker [default: http://<listen>]' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -l listen -d 'Listen here instead of on server.listen (replicas that share one config on one host)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand migrate" -l config -d 'Path of zt-broker.toml' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand migrate" -l json -d 'Print one JSON document on stdout'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand migrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l listen -d 'Loopback address to listen on (port 0 picks a free one)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l dir -d 'Directory for keys, policy and database [default: a new temporary directory]' -r -F
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l auto-approve -d 'Approve every device code at once as this development user (alice, bob, carol)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l policy -d 'Policy file to use instead of the starter policy' -r -F
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l postgres -d 'Keep the state in this PostgreSQL database instead of SQLite, migrating it first (postgres://USER@HOST/DB; the password from ZT_BROKER_DB_PASSWORD)' -r
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l json -d 'Print one JSON line with the broker URL and CA keys on stdout (for scripts)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -l no-rate-limits -d 'Switch off the per-address and per-identity request rate limits (for load benchmarks)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand dev" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -136,17 +142,18 @@ complete -c zt-broker -n "__fish_zt_broker_using_subcommand token-key; and __fis
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand token-key; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand token-key; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Make a new token-signing key; the current one becomes the previous one (restart to apply)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand token-key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "serve" -d 'Run the broker from a config file'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "audit" -d 'Verify or export the audit log'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "revoke" -d 'Revoke a certificate, key or user (local admin command; audited)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "device" -d 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "host" -d 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "policy" -d 'Check a policy file and explain its decision for an identity'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "token-key" -d 'Rotate the key that signs broker tokens (local admin command)'
-complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve dev sign-host audit revoke device host policy token-key help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "init" -d 'Create CA keys, a config file and a starter policy in a directory'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "serve" -d 'Run the broker from a config file'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "migrate" -d 'Bring a PostgreSQL store\'s schema to this broker\'s version (brokers never migrate by themselves)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "dev" -d 'Development only: a loopback broker with a built-in test identity provider'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "sign-host" -d 'Sign a host key with the host CA (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "audit" -d 'Verify or export the audit log'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "revoke" -d 'Revoke a certificate, key or user (local admin command; audited)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "device" -d 'The device registry: list, show, approve or revoke devices (local admin command; audited)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "host" -d 'Host enrolment: one-time tokens for `zt host enroll` (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "policy" -d 'Check a policy file and explain its decision for an identity'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "token-key" -d 'Rotate the key that signs broker tokens (local admin command)'
+complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and not __fish_seen_subcommand_from init serve migrate dev sign-host audit revoke device host policy token-key help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Walk the hash chain and signed checkpoints; report the first record that was edited, deleted, reordered or inserted, or a truncated tail (exit 1)'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "export" -d 'Print audit records, one per line (JSON with --json), optionally filtered'
 complete -c zt-broker -n "__fish_zt_broker_using_subcommand help; and __fish_seen_subcommand_from device" -f -a "list" -d 'List every device, most recently seen first'

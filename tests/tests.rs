@@ -6,6 +6,7 @@
 mod assets;
 mod attacks;
 mod audit;
+mod cluster;
 mod e2e;
 mod golden;
 mod hosts;

@@ -103,7 +103,9 @@ struct Log {
 }
 
 fn read(db: &Path) -> Log {
-    let log = zt_broker::store::audit_log::AuditLog::open(db).unwrap();
+    let log = zt_broker::store::audit_log::AuditLog::Sqlite(
+        zt_broker::store::audit_log::SqliteLog::open(db).unwrap(),
+    );
     let mut entries = Vec::new();
     log.for_each(|e| {
         entries.push(e.clone());

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod store;
+pub use store::{Backend, PASSWORD_ENV, StoreConfig};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -343,12 +346,6 @@ fn default_checkpoint_secs() -> u64 {
     10
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    pub sqlite: PathBuf,
-}
-
 /// An http(s) URL the broker may talk to or advertise (see [`zt_core::urls::service_url`]).
 pub fn check_service_url(what: &str, text: &str) -> Result<Url, ConfigError> {
     zt_core::urls::service_url(what, text).map_err(|e| ConfigError::Invalid(e.to_string()))
@@ -382,7 +379,7 @@ impl BrokerConfig {
         fix(&mut self.keys.audit_signing);
         self.keys.additional_host_ca_keys.iter_mut().for_each(fix);
         fix(&mut self.policy);
-        fix(&mut self.store.sqlite);
+        self.store.resolve_paths(fix);
         if let Some(p) = self.server.tls_certificate.as_mut() {
             fix(p);
         }
@@ -436,6 +433,7 @@ impl BrokerConfig {
             ));
         }
         self.validate_workload_issuers()?;
+        self.store.validate()?;
         if !(30..=3600).contains(&self.tokens.access_token_ttl_secs) {
             return Err(ConfigError::Invalid(
                 "tokens.access_token_ttl_secs must be between 30 and 3600".into(),

@@ -85,7 +85,19 @@ impl Caller {
         form: &proto::TokenExchangeRequest,
         dpop: Option<&str>,
     ) -> JsonResponse {
-        let mut request = self.http.post(self.token_url()).form(form);
+        self.exchange_at(&self.base, form, dpop)
+    }
+
+    /// [`exchange_raw`](Self::exchange_raw) sent to `replica`, another address of the same
+    /// broker (proofs still name `base`, as behind a load balancer).
+    pub fn exchange_at(
+        &self,
+        replica: &str,
+        form: &proto::TokenExchangeRequest,
+        dpop: Option<&str>,
+    ) -> JsonResponse {
+        let url = format!("{replica}{}", proto::TOKEN_PATH);
+        let mut request = self.http.post(url).form(form);
         if let Some(proof) = dpop {
             request = request.header("DPoP", proof);
         }
@@ -111,7 +123,20 @@ impl Caller {
         dpop: Option<&str>,
         body: &Value,
     ) -> JsonResponse {
-        let mut request = self.http.post(self.certificate_url()).json(body);
+        self.certificate_at(&self.base, authorization, dpop, body)
+    }
+
+    /// [`certificate_raw`](Self::certificate_raw) sent to `replica` (see
+    /// [`exchange_at`](Self::exchange_at)).
+    pub fn certificate_at(
+        &self,
+        replica: &str,
+        authorization: Option<&str>,
+        dpop: Option<&str>,
+        body: &Value,
+    ) -> JsonResponse {
+        let url = format!("{replica}{}", proto::CERTIFICATE_PATH);
+        let mut request = self.http.post(url).json(body);
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }

@@ -1,6 +1,6 @@
 //! `zt-broker audit`: check and export the audit log. Both read the
-//! database directly and read-only, so they work whether or not the broker
-//! is running and can never change the log.
+//! database directly (SQLite read-only; PostgreSQL through reads only), so they work whether
+//! or not the broker is running and never change the log.
 
 pub mod export;
 pub mod verify;
@@ -35,6 +35,6 @@ pub fn run(args: AuditArgs) -> Result<(), Failure> {
 /// The config and a read-only view of its audit log.
 fn open(config: &std::path::Path) -> Result<(BrokerConfig, AuditLog), Failure> {
     let config = super::load_config(config)?;
-    let log = AuditLog::open(&config.store.sqlite).map_err(|e| Failure::config(e.to_string()))?;
+    let log = AuditLog::open(&config.store).map_err(|e| Failure::config(e.to_string()))?;
     Ok((config, log))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use clap::Args;
 
-use crate::config::{IdpConfig, ServerConfig};
+use crate::config::{IdpConfig, ServerConfig, StoreConfig};
 use crate::http;
 use crate::keys::openssh_public;
 use zt_dev_idp::{DevIssuer, DevIssuerConfig, default_users};
@@ -38,6 +38,10 @@ pub struct DevArgs {
     /// Switch off the per-address and per-identity request rate limits (for load benchmarks)
     #[arg(long)]
     pub no_rate_limits: bool,
+    /// Keep the state in this PostgreSQL database instead of SQLite, migrating it first
+    /// (postgres://USER@HOST/DB; the password from ZT_BROKER_DB_PASSWORD)
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 pub fn run(args: DevArgs) -> Result<(), Failure> {
@@ -83,6 +87,10 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
     let mut config = super::init::layout(&dir, server, idp, "zt-broker".into());
     if args.no_rate_limits {
         config.limits = config.limits.without_rate_limits();
+    }
+    if let Some(url) = args.postgres {
+        config.store = StoreConfig::postgres(url, None);
+        migrate_for_dev(&config.store)?;
     }
     let limits = config.limits.clone();
     if let Some(policy) = args.policy {
@@ -149,4 +157,13 @@ pub fn run(args: DevArgs) -> Result<(), Failure> {
     super::runtime()?
         .block_on(http::serve(listener, app, None, &limits))
         .map_err(|e| Failure::unexpected(format!("server failed: {e}")))
+}
+
+/// A development broker brings its PostgreSQL schema up to date itself (`serve` never does).
+fn migrate_for_dev(store: &StoreConfig) -> Result<(), Failure> {
+    let fail = |e: String| Failure::config(format!("--postgres: {e}"));
+    store.validate().map_err(|e| fail(e.to_string()))?;
+    let options = store.postgres_options().map_err(|e| fail(e.to_string()))?;
+    crate::store::postgres::migrate(&options).map_err(|e| fail(e.to_string()))?;
+    Ok(())
 }

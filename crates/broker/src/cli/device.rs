@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::store::{Change, Store, StoreError, Write};
+use crate::store::{Change, StoreError, Write};
 use zt_core::audit::{AuditRecord, EventKind, Outcome};
 use zt_core::device::{Device, DeviceStatus};
 use zt_os::exit::{Exit, Failure};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::service::enrolment_token_hash;
-use crate::store::{Change, EnrolmentToken, Store, Write};
+use crate::store::{Change, EnrolmentToken, Write};
 use zt_core::audit::{AuditRecord, EnrolmentFacts, EventKind, Outcome};
 use zt_os::exit::Failure;
 

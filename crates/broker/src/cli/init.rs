@@ -75,9 +75,7 @@ pub fn layout(dir: &Path, server: ServerConfig, idp: IdpConfig, audience: String
             additional_host_ca_keys: Vec::new(),
         },
         policy: dir.join("policy.toml"),
-        store: StoreConfig {
-            sqlite: dir.join("zt-broker.db"),
-        },
+        store: StoreConfig::sqlite(dir.join("zt-broker.db")),
         limits: LimitsConfig::default(),
         audit: AuditConfig::default(),
     }

@@ -9,6 +9,10 @@ pub const MANUAL: Manual = Manual {
     environment: &[
         ("ZT_BROKER_CONFIG", "the zt-broker.toml to use, as --config"),
         (
+            "ZT_BROKER_DB_PASSWORD",
+            "the PostgreSQL store's password, when store.postgres_password_file is not set",
+        ),
+        (
             "ZT_LOG",
             "the log filter (default info), e.g. `zt_broker=debug` or `warn`",
         ),
@@ -41,7 +45,7 @@ pub const MANUAL: Manual = Manual {
         ("policy.toml", "who gets which principals"),
         (
             "zt-broker.db",
-            "the store: audit log, serials, revocations, enrolment tokens (SQLite)",
+            "the store: audit log, serials, revocations, enrolment tokens, devices (SQLite; or store.postgres)",
         ),
     ],
     exit_status: &[
@@ -83,6 +87,21 @@ pub const MANUAL: Manual = Manual {
             "dev",
             "zt-broker dev --listen 127.0.0.1:8080 --auto-approve alice",
             "Sign in as alice without a browser",
+        ),
+        (
+            "dev",
+            "ZT_BROKER_DB_PASSWORD=… zt-broker dev --postgres postgres://zt@127.0.0.1:5432/zt",
+            "The development broker on a PostgreSQL database",
+        ),
+        (
+            "migrate",
+            "zt-broker migrate --config /etc/zt-broker/zt-broker.toml",
+            "Bring the PostgreSQL schema to this broker's version before starting new replicas",
+        ),
+        (
+            "serve",
+            "zt-broker serve --config zt-broker.toml --listen 127.0.0.1:8444",
+            "A second replica on the same host, sharing config and database",
         ),
         (
             "sign-host",

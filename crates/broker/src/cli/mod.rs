@@ -8,6 +8,7 @@ pub mod device;
 pub mod host;
 pub mod init;
 pub mod manual;
+pub mod migrate;
 pub mod policy;
 pub mod revoke;
 pub mod serve;
@@ -36,6 +37,8 @@ pub enum BrokerCommand {
     Init(init::InitArgs),
     /// Run the broker from a config file
     Serve(serve::ServeArgs),
+    /// Bring a PostgreSQL store's schema to this broker's version (brokers never migrate by themselves)
+    Migrate(migrate::MigrateArgs),
     /// Development only: a loopback broker with a built-in test identity provider
     Dev(dev::DevArgs),
     /// Sign a host key with the host CA (local admin command)
@@ -66,6 +69,7 @@ pub fn run(cli: BrokerCli) -> Result<(), Failure> {
     match cli.command {
         BrokerCommand::Init(args) => init::run(args),
         BrokerCommand::Serve(args) => serve::run(args),
+        BrokerCommand::Migrate(args) => migrate::run(args),
         BrokerCommand::Dev(args) => dev::run(args),
         BrokerCommand::SignHost(args) => sign_host::run(args),
         BrokerCommand::Audit(args) => audit::run(args),

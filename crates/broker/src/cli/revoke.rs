@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
 
-use crate::store::{Change, Store, Write};
+use crate::store::{Change, Write};
 use zt_core::audit::{AuditRecord, EventKind, Outcome, Subject};
 use zt_core::revocation::Revocation;
 use zt_os::exit::Failure;

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::config::BrokerConfig;
+use crate::config::{Backend, BrokerConfig};
 use crate::http;
 use crate::idp::Issuers;
 use crate::keys::{BrokerKeys, load_or_create_audit_key};
 use crate::service::Broker;
 use crate::store::audit_log::AuditLog;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::{Checkpointing, SqliteStore};
+use crate::store::{Store, StoreError};
 use zt_core::policy::Policy;
 use zt_os::exit::{Exit, Failure};
 
@@ -21,6 +23,9 @@ pub struct ServeArgs {
     /// Path of zt-broker.toml
     #[arg(long, env = "ZT_BROKER_CONFIG")]
     pub config: PathBuf,
+    /// Listen here instead of on server.listen (replicas that share one config on one host)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Everything loaded from a config file, ready to serve.
@@ -54,7 +59,7 @@ pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
         keys,
         policy,
         Arc::new(idp),
-        Arc::new(store),
+        Arc::from(store),
     ))
 }
 
@@ -62,9 +67,9 @@ pub fn load(config: BrokerConfig) -> Result<Broker, Failure> {
 /// for a broker initialised before checkpoints existed). Refuses a key
 /// other than the one that signed the log's last checkpoint: a lost or
 /// swapped key would silently leave the earlier checkpoints unverifiable.
-pub fn open_store(config: &BrokerConfig) -> Result<SqliteStore, Failure> {
+pub fn open_store(config: &BrokerConfig) -> Result<Box<dyn Store>, Failure> {
     let path = &config.keys.audit_signing;
-    let last_signer = AuditLog::open(&config.store.sqlite)
+    let last_signer = AuditLog::open(&config.store)
         .and_then(|log| log.checkpoints())
         .ok()
         .and_then(|c| c.last().map(|c| c.key_id.clone()));
@@ -93,8 +98,20 @@ pub fn open_store(config: &BrokerConfig) -> Result<SqliteStore, Failure> {
         every_records: config.audit.checkpoint_records,
         every: Duration::from_secs(config.audit.checkpoint_secs),
     };
-    SqliteStore::open(&config.store.sqlite, Some(checkpointing))
-        .map_err(|e| Failure::config(format!("{}: {e}", config.store.sqlite.display())))
+    let opened: Result<Box<dyn Store>, StoreError> = match config.store.backend() {
+        Backend::Sqlite(path) => {
+            SqliteStore::open(path, Some(checkpointing)).map(|s| Box::new(s) as Box<dyn Store>)
+        }
+        Backend::Postgres(_) => {
+            let options = config
+                .store
+                .postgres_options()
+                .map_err(|e| Failure::config(e.to_string()))?;
+            PostgresStore::open(&options, Some(checkpointing))
+                .map(|s| Box::new(s) as Box<dyn Store>)
+        }
+    };
+    opened.map_err(|e| Failure::config(format!("{}: {e}", config.store.describe())))
 }
 
 pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
@@ -105,7 +122,13 @@ pub fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
     super::init_logging();
-    let config = super::load_config(&args.config)?;
+    let mut config = super::load_config(&args.config)?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+        config
+            .validate()
+            .map_err(|e| Failure::config(format!("--listen {listen}: {e}")))?;
+    }
     let listener = std::net::TcpListener::bind(config.server.listen).map_err(|e| {
         Failure::new(
             Exit::Config,

@@ -9,7 +9,7 @@ use clap::Args;
 use ssh_key::PublicKey;
 
 use crate::keys::BrokerKeys;
-use crate::store::{Store, Write};
+use crate::store::Write;
 use zt_core::audit::{AuditRecord, CertificateFacts, EventKind, Outcome, Subject};
 use zt_core::ca::{self, HostCertSpec};
 use zt_os::exit::Failure;

@@ -1,8 +1,14 @@
-//! Reading the audit log straight from the SQLite file, read-only, for
-//! `zt-broker audit verify` and `export`: they work while the broker runs
-//! and whether or not it does, and they can never write to the log.
+//! Reading the audit log straight from the store, for `zt-broker audit verify` and `export`:
+//! they work while the broker runs and whether or not it does, and they never write to the
+//! log. SQLite is opened read-only; on PostgreSQL the reads go through the store's read path,
+//! which never writes (a cluster's log is read from the one database, whichever replica wrote
+//! each record).
 
 use std::path::Path;
+
+use crate::config::{Backend, StoreConfig};
+use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 
 use rusqlite::{Connection, OpenFlags, params};
 
@@ -21,15 +27,82 @@ pub enum LogError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("{0}")]
+    Postgres(String),
 }
 
-/// A read-only view of a broker database.
-pub struct AuditLog {
+/// A read-only view of a broker's audit log.
+pub enum AuditLog {
+    Sqlite(SqliteLog),
+    Postgres(PostgresStore, tokio::runtime::Runtime),
+}
+
+/// The SQLite file, opened read-only.
+pub struct SqliteLog {
     conn: Connection,
     path: String,
 }
 
 impl AuditLog {
+    /// The log of the store `config` names.
+    pub fn open(config: &StoreConfig) -> Result<Self, LogError> {
+        match config.backend() {
+            Backend::Sqlite(path) => SqliteLog::open(path).map(AuditLog::Sqlite),
+            Backend::Postgres(_) => {
+                let failed = |e: String| LogError::Postgres(format!("{}: {e}", config.describe()));
+                let options = config
+                    .postgres_options()
+                    .map_err(|e| failed(e.to_string()))?;
+                let store =
+                    PostgresStore::open(&options, None).map_err(|e| failed(e.to_string()))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .map_err(|e| failed(e.to_string()))?;
+                Ok(AuditLog::Postgres(store, runtime))
+            }
+        }
+    }
+
+    /// Every signed checkpoint (none in a database from before checkpoints).
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, LogError> {
+        match self {
+            AuditLog::Sqlite(log) => log.checkpoints(),
+            AuditLog::Postgres(store, runtime) => runtime
+                .block_on(store.checkpoints())
+                .map_err(|e| LogError::Postgres(e.to_string())),
+        }
+    }
+
+    /// Call `each` for every record in seq order; stops at the first `Err`
+    /// that `each` returns (the outer `Result` is a read failure).
+    pub fn for_each<E>(
+        &self,
+        mut each: impl FnMut(&Entry) -> Result<(), E>,
+    ) -> Result<Result<(), E>, LogError> {
+        let mut after = 0;
+        loop {
+            let page = match self {
+                AuditLog::Sqlite(log) => {
+                    entries_after(&log.conn, after, PAGE).map_err(log.sql())?
+                }
+                AuditLog::Postgres(store, runtime) => runtime
+                    .block_on(store.audit_records(after, PAGE))
+                    .map_err(|e| LogError::Postgres(e.to_string()))?,
+            };
+            let Some(last) = page.last() else {
+                return Ok(Ok(()));
+            };
+            after = last.seq;
+            for entry in &page {
+                if let Err(e) = each(entry) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl SqliteLog {
     pub fn open(path: &Path) -> Result<Self, LogError> {
         let shown = path.display().to_string();
         if !path.is_file() {
@@ -43,7 +116,7 @@ impl AuditLog {
             path: shown.clone(),
             source,
         })?;
-        Ok(AuditLog { conn, path: shown })
+        Ok(SqliteLog { conn, path: shown })
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> LogError + '_ {
@@ -85,27 +158,6 @@ impl AuditLog {
             })
             .map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
-    }
-
-    /// Call `each` for every record in seq order; stops at the first `Err`
-    /// that `each` returns (the outer `Result` is a read failure).
-    pub fn for_each<E>(
-        &self,
-        mut each: impl FnMut(&Entry) -> Result<(), E>,
-    ) -> Result<Result<(), E>, LogError> {
-        let mut after = 0;
-        loop {
-            let page = entries_after(&self.conn, after, PAGE).map_err(self.sql())?;
-            let Some(last) = page.last() else {
-                return Ok(Ok(()));
-            };
-            after = last.seq;
-            for entry in &page {
-                if let Err(e) = each(entry) {
-                    return Ok(Err(e));
-                }
-            }
-        }
     }
 }
 

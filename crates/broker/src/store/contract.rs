@@ -18,7 +18,7 @@ use super::postgres::{PostgresStore, migrate};
 use super::sqlite::{Checkpointing, SqliteStore};
 use super::{
     Change, DeviceUse, EnrolmentToken, OnceKind, OnceValue, Store, StoreError, Write,
-    audit_log::AuditLog,
+    audit_log::SqliteLog,
 };
 
 /// Where a case's store lives.
@@ -59,7 +59,7 @@ impl Fixture {
     /// Every signed checkpoint, read back from the database.
     pub(super) async fn checkpoints(&self) -> Vec<checkpoint::Checkpoint> {
         match self {
-            Fixture::Sqlite(dir) => AuditLog::open(&dir.path().join("db"))
+            Fixture::Sqlite(dir) => SqliteLog::open(&dir.path().join("db"))
                 .unwrap()
                 .checkpoints()
                 .unwrap(),

@@ -1,0 +1,213 @@
+//! What a client sends to one replica counts at all of them: single-use values, serials,
+//! revocations, the KRL and the audit chain live in the one database.
+
+use std::process::Command;
+
+use zt_core::requests::exchange_form;
+use zt_testkit::broker_client::{Caller, ssh_key};
+use zt_testkit::http::{JsonResponse, block_on, client};
+
+use super::Cluster;
+
+/// `send(replica)` at every replica at once; the answers in replica order.
+fn race(replicas: &[String], send: impl Fn(&str) -> JsonResponse + Sync) -> Vec<JsonResponse> {
+    std::thread::scope(|scope| {
+        let sent: Vec<_> = replicas
+            .iter()
+            .map(|replica| scope.spawn(|| send(replica)))
+            .collect();
+        sent.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// Exactly one 200; every other answer has `status` and `code`.
+#[track_caller]
+fn accepted_once(replies: &[JsonResponse], status: u16, code: &str, case: &str) {
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "{case}: {replies:?}");
+    for refused in replies.iter().filter(|r| r.status != 200) {
+        assert_eq!(
+            (refused.status, refused.error()),
+            (status, Some(code)),
+            "{case}: {}",
+            refused.body
+        );
+    }
+}
+
+#[test]
+fn a_value_raced_at_two_replicas_is_accepted_once_and_the_log_is_one_chain() {
+    let Some(cluster) = Cluster::start(2) else {
+        return;
+    };
+    for round in 0..5 {
+        // A device per user: a device belongs to the user who first used it.
+        let caller = Caller::new(&cluster.replicas[0]);
+        // One ID token, exchanged at both replicas at once (each with its own proof).
+        let form = exchange_form(&cluster.idp.id_token(&format!("user-{round}"), &["sre"]));
+        let replies = race(&cluster.replicas, |replica| {
+            caller.exchange_at(replica, &form, Some(&caller.token_proof()))
+        });
+        accepted_once(&replies, 400, "id_token_reused", "ID token");
+        let token = replies
+            .iter()
+            .find(|r| r.status == 200)
+            .unwrap()
+            .str("access_token")
+            .to_owned();
+        // One DPoP proof (one jti) with its certificate request, at both replicas at once.
+        let (proof, body) = caller.certificate_body(&token, &ssh_key());
+        let authorization = format!("DPoP {token}");
+        let replies = race(&cluster.replicas, |replica| {
+            caller.certificate_at(replica, Some(&authorization), Some(&proof), &body)
+        });
+        accepted_once(&replies, 401, "invalid_dpop_proof", "DPoP proof");
+        // The token works at either replica with a fresh proof.
+        for replica in &cluster.replicas {
+            let (proof, body) = caller.certificate_body(&token, &ssh_key());
+            let reply = caller.certificate_at(replica, Some(&authorization), Some(&proof), &body);
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+    }
+    // Every record of both replicas, in one chain that `audit verify` checks as it checks
+    // one broker's: 5 exchanges + 15 certificates issued + 10 refusals.
+    let out = cluster.admin(&["audit", "verify", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["records"], 30, "{summary}");
+    let export = cluster.admin(&["audit", "export", "--json"]);
+    let kinds: Vec<String> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+        .collect();
+    let issued = kinds
+        .iter()
+        .filter(|k| *k == "\"certificate_issued\"")
+        .count();
+    assert_eq!(issued, 15, "{kinds:?}");
+}
+
+/// The KRL at `replica`: status, ETag and body.
+fn krl(replica: &str) -> (u16, String, Vec<u8>) {
+    block_on(async {
+        let response = client()
+            .get(format!("{replica}{}", zt_core::proto::KRL_PATH))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, etag, response.bytes().await.unwrap().to_vec())
+    })
+}
+
+#[test]
+fn a_revocation_through_the_store_is_in_every_replicas_krl_with_one_etag() {
+    let Some(cluster) = Cluster::start(2) else {
+        return;
+    };
+    let caller = Caller::new(&cluster.replicas[0]);
+    let token = caller.access_token(&cluster.idp.id_token("mallory", &["sre"]));
+    let key = ssh_key();
+    let (proof, body) = caller.certificate_body(&token, &key);
+    // Issued by the second replica.
+    let reply = caller.certificate_at(
+        &cluster.replicas[1],
+        Some(&format!("DPoP {token}")),
+        Some(&proof),
+        &body,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let serial = zt_testkit::serial(&reply.body["serial"]);
+    let before: Vec<_> = cluster.replicas.iter().map(|r| krl(r)).collect();
+    let out = cluster.admin(&["revoke", "--serial", &serial.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after: Vec<_> = cluster.replicas.iter().map(|r| krl(r)).collect();
+    for (replica, (status, etag, body)) in cluster.replicas.iter().zip(&after) {
+        assert_eq!(*status, 200, "{replica}");
+        assert_ne!(
+            (etag, body),
+            (&before[0].1, &before[0].2),
+            "{replica} serves the revocation"
+        );
+    }
+    assert_eq!(after[0].1, after[1].1, "one ETag across replicas");
+    assert_eq!(after[0].2, after[1].2, "one KRL across replicas");
+    // OpenSSH's own KRL check (the code sshd runs) refuses the certificate with either
+    // replica's list.
+    let dir = zt_testkit::tempdir();
+    let cert = dir.path().join("id-cert.pub");
+    std::fs::write(&cert, reply.str("certificate")).unwrap();
+    for (n, (_, _, body)) in after.iter().enumerate() {
+        let list = dir.path().join(format!("krl-{n}"));
+        std::fs::write(&list, body).unwrap();
+        let out = Command::new("ssh-keygen")
+            .arg("-Q")
+            .arg("-f")
+            .arg(&list)
+            .arg(&cert)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("REVOKED"), "replica {n}: {text}");
+    }
+}
+
+#[test]
+fn with_the_database_down_every_replica_is_unready_and_issues_nothing() {
+    let Some(mut cluster) = Cluster::start(2) else {
+        return;
+    };
+    let caller = Caller::new(&cluster.replicas[0]);
+    let token = caller.access_token(&cluster.idp.id_token("oscar", &["sre"]));
+    let authorization = format!("DPoP {token}");
+    let ready = |replica: &str| {
+        zt_testkit::http::get_json(&format!("{replica}{}", zt_core::proto::READY_PATH)).status
+    };
+    let records = |cluster: &Cluster| {
+        let out = cluster.admin(&["audit", "verify", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["records"].clone()
+    };
+    let before = records(&cluster);
+    cluster.postgres.stop();
+    for replica in &cluster.replicas {
+        assert_eq!(ready(replica), 503, "{replica}");
+        let (proof, body) = caller.certificate_body(&token, &ssh_key());
+        let reply = caller.certificate_at(replica, Some(&authorization), Some(&proof), &body);
+        assert_eq!(reply.status, 503, "{replica}: {}", reply.body);
+        assert!(reply.body.get("certificate").is_none(), "{}", reply.body);
+    }
+    cluster.postgres.start_again();
+    for replica in &cluster.replicas {
+        let back = zt_testkit::process::wait_until(std::time::Duration::from_secs(15), || {
+            ready(replica) == 200
+        });
+        assert!(back, "{replica} is ready again once the database is back");
+        let (proof, body) = caller.certificate_body(&token, &ssh_key());
+        let reply = caller.certificate_at(replica, Some(&authorization), Some(&proof), &body);
+        assert_eq!(reply.status, 200, "{replica}: {}", reply.body);
+    }
+    // The refusals made while the database was down could not be recorded; the two
+    // certificates after it came back were.
+    assert_eq!(
+        records(&cluster),
+        serde_json::json!(before.as_u64().unwrap() + 2)
+    );
+}
