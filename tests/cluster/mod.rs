@@ -4,6 +4,7 @@
 //! admin commands. Each request names the cluster's public URL in its DPoP proof, whichever
 //! replica it is sent to, as it would behind a load balancer.
 
+mod balancer;
 mod replicas;
 
 use std::path::PathBuf;
@@ -27,15 +28,20 @@ match.groups = ["sre"]
 principals = ["ops"]
 "#;
 
-/// One PostgreSQL, one config, `n` replicas.
+/// One PostgreSQL, one config, `n` replicas, each on its own port; the config's public URL
+/// names a port of its own, where a balancer may listen ([`balancer`]).
 pub struct Cluster {
     pub idp: HostileIdp,
     pub postgres: Postgres,
-    /// The first replica serves at the config's public URL; its directory holds the config.
+    /// Holds the config, keys and policy; not served itself.
     pub broker: Broker,
-    /// Every replica's base URL, the first one included.
+    /// `server.public_url`: what DPoP proofs name, whichever replica answers.
+    pub public_url: String,
+    pub public_port: u16,
+    /// Every replica's base URL.
     pub replicas: Vec<String>,
-    others: Vec<GroupChild>,
+    ports: Vec<u16>,
+    children: Vec<Option<GroupChild>>,
 }
 
 impl Cluster {
@@ -47,11 +53,21 @@ impl Cluster {
         let idp = HostileIdp::start();
         let postgres = Postgres::start();
         let url = postgres.url();
-        let mut broker = Broker::init_with(&idp.issuer, POLICY, |config| {
+        let public_port = free_port();
+        let public_url = format!("http://127.0.0.1:{public_port}");
+        let broker = Broker::init_with(&idp.issuer, POLICY, |config| {
+            let server = config["server"].as_table_mut().unwrap();
+            server.insert("public_url".into(), public_url.clone().into());
             let store = config["store"].as_table_mut().unwrap();
             store.remove("sqlite");
             store.insert("postgres".into(), url.into());
             store.insert("postgres_password_file".into(), "db-password".into());
+            // Behind a balancer every request comes from its address (README), and the load
+            // tests run a few identities flat out.
+            let mut limits = toml::Table::new();
+            limits.insert("per_address_per_minute".into(), 0.into());
+            limits.insert("per_identity_per_minute".into(), 0.into());
+            config.insert("limits".into(), limits.into());
         });
         zt_os::files::write_private(
             &broker.home().join("db-password"),
@@ -63,23 +79,35 @@ impl Cluster {
                 .args(["migrate", "--config"])
                 .arg(broker.config_path()),
         );
-        broker.serve();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut cluster = Cluster {
-            replicas: vec![broker.url.clone()],
+            replicas: ports
+                .iter()
+                .map(|p| format!("http://127.0.0.1:{p}"))
+                .collect(),
+            children: (0..n).map(|_| None).collect(),
+            ports,
             idp,
             postgres,
             broker,
-            others: Vec::new(),
+            public_url,
+            public_port,
         };
-        for _ in 1..n {
-            cluster.add_replica();
+        for replica in 0..n {
+            cluster.restart(replica);
         }
         Some(cluster)
     }
 
-    fn add_replica(&mut self) {
-        let port = free_port();
-        let log = std::fs::File::create(self.log_path(self.replicas.len())).unwrap();
+    /// Start replica `n` (again) on its port and wait until it accepts connections.
+    pub fn restart(&mut self, n: usize) {
+        self.kill(n);
+        let port = self.ports[n];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(n))
+            .unwrap();
         let mut command = Command::new(ZT_BROKER);
         command
             .arg("serve")
@@ -93,14 +121,23 @@ impl Cluster {
         let up = wait_until(Duration::from_secs(15), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
-        assert!(
-            up,
-            "replica {} did not come up: {}",
-            self.replicas.len(),
-            std::fs::read_to_string(self.log_path(self.replicas.len())).unwrap_or_default()
-        );
-        self.replicas.push(format!("http://127.0.0.1:{port}"));
-        self.others.push(child);
+        assert!(up, "replica {n} did not come up: {}", self.log(n));
+        self.children[n] = Some(child);
+    }
+
+    /// `kill -9` replica `n`.
+    pub fn kill(&mut self, n: usize) {
+        if let Some(mut child) = self.children[n].take() {
+            child.kill();
+        }
+    }
+
+    /// Every replica as `host:port`, for a balancer's server lines.
+    pub fn servers(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
     }
 
     fn log_path(&self, replica: usize) -> PathBuf {
@@ -108,6 +145,10 @@ impl Cluster {
             .dir
             .path()
             .join(format!("replica-{replica}.log"))
+    }
+
+    pub fn log(&self, replica: usize) -> String {
+        std::fs::read_to_string(self.log_path(replica)).unwrap_or_default()
     }
 
     pub fn config(&self) -> PathBuf {
@@ -122,5 +163,27 @@ impl Cluster {
             .arg(self.config())
             .output()
             .unwrap()
+    }
+
+    /// `zt-broker audit verify --json`, which must find the log intact.
+    pub fn verified_records(&self) -> u64 {
+        let out = self.admin(&["audit", "verify", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        summary["records"].as_u64().expect("a record count")
+    }
+
+    /// Every record, as `audit export --json` prints them.
+    pub fn exported(&self) -> Vec<serde_json::Value> {
+        let out = self.admin(&["audit", "export", "--json"]);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod bins;
 pub mod broker_client;
 pub mod dev_idp;
+pub mod haproxy;
 pub mod hostile_idp;
 pub mod http;
 pub mod idp;
@@ -45,6 +46,8 @@ pub enum Peer {
     Keyring,
     /// A headless browser: Debian's `chromium`.
     Chromium,
+    /// Debian's HAProxy, run in the foreground with the project's configuration.
+    Haproxy,
     /// Debian's PostgreSQL server programs (`initdb`, `postgres`), run privately per test.
     Postgres,
 }
@@ -114,6 +117,7 @@ fn peer_unavailable(peer: Peer) -> Option<String> {
             .is_none()
             .then(|| "chromium not found (Debian: apt-get install chromium)".to_owned()),
         Peer::Postgres => postgres::unavailable(),
+        Peer::Haproxy => haproxy::unavailable(),
         Peer::Keyring => find_in_path("keyctl")
             .is_none()
             .then(|| "keyctl not found (Debian: apt-get install keyutils)".to_owned()),
