@@ -2,6 +2,7 @@
 //! requests, each POST with a fresh DPoP proof from the device key.
 
 use super::error::{BrokerRefusal, Error, Peer};
+use super::retry::{self, Step};
 use std::sync::Mutex;
 
 use zt_core::dpop::{self, Binding};
@@ -33,11 +34,8 @@ impl BrokerClient {
 
     pub async fn configuration(&self) -> Result<BrokerConfiguration, Error> {
         let url = format!("{}{}", self.base, proto::WELL_KNOWN_PATH);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
+        let response = retry::send(Step::Repeatable, || Ok::<_, Error>(self.http.get(&url)))
+            .await?
             .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         let config = discovery_document(&url, response).await?;
         if config.api_version != proto::API_VERSION {
@@ -68,8 +66,9 @@ impl BrokerClient {
         device: &SigningKey,
         id_token: &str,
     ) -> Result<String, Error> {
+        // The ID token is single use: a try that reached the broker is not repeated.
         let token = self
-            .post_token(config, device, &exchange_form(id_token), None)
+            .post_token(config, device, &exchange_form(id_token), None, Step::Once)
             .await?;
         check_access_token(&token.access_token)?;
         Ok(token.access_token)
@@ -83,7 +82,9 @@ impl BrokerClient {
         workload_token: &str,
     ) -> Result<String, Error> {
         let form = workload_exchange_form(workload_token);
-        let token = self.post_token(config, device, &form, None).await?;
+        let token = self
+            .post_token(config, device, &form, None, Step::Once)
+            .await?;
         check_access_token(&token.access_token)?;
         Ok(token.access_token)
     }
@@ -97,8 +98,9 @@ impl BrokerClient {
         audience: &str,
     ) -> Result<proto::TokenExchangeResponse, Error> {
         let form = audience_form(access_token, audience);
+        // Another token for the same audience is all a repeated try can cause.
         let token = self
-            .post_token(config, device, &form, Some(access_token))
+            .post_token(config, device, &form, Some(access_token), Step::Repeatable)
             .await?;
         check_access_token(&token.access_token)?;
         Ok(token)
@@ -110,23 +112,26 @@ impl BrokerClient {
         device: &SigningKey,
         form: &proto::TokenExchangeRequest,
         access_token: Option<&str>,
+        step: Step,
     ) -> Result<proto::TokenExchangeResponse, Error> {
-        let (proof, _) = dpop::create_proof(
-            device,
-            "POST",
-            &config.token_endpoint,
-            unix_now(),
-            access_token,
-        )
-        .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
-        let response = self
-            .http
-            .post(&config.token_endpoint)
-            .header("DPoP", proof)
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+        let response = retry::send::<Error>(step, || {
+            // A fresh proof for each try: a proof is never sent twice.
+            let (proof, _) = dpop::create_proof(
+                device,
+                "POST",
+                &config.token_endpoint,
+                unix_now(),
+                access_token,
+            )
+            .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
+            Ok(self
+                .http
+                .post(&config.token_endpoint)
+                .header("DPoP", proof)
+                .form(form))
+        })
+        .await?
+        .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
         self.keep_nonce(&response);
         read(response).await
     }
@@ -159,31 +164,34 @@ impl BrokerClient {
         let mut nonce = self.nonce.lock().expect("nonce lock").take();
         let mut retried = false;
         loop {
-            let binding = Binding {
-                nonce: nonce.as_deref(),
-                posture_digest: digest.as_deref(),
-            };
-            let (proof, jti) = dpop::create_bound_proof(
-                device,
-                "POST",
-                url,
-                unix_now(),
-                Some(access_token),
-                binding,
-            )
-            .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
-            let body = certificate_request(ssh_key, &jti, report.cloned()).map_err(|e| {
-                Error::internal(format!("cannot prove possession of the SSH key: {e}"))
-            })?;
-            let response = self
-                .http
-                .post(url)
-                .header("Authorization", format!("DPoP {access_token}"))
-                .header("DPoP", proof)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
+            // Repeatable: each try has its own proof and possession proof, and what a repeated
+            // try can cause is a second certificate for the same key, audited like the first.
+            let response = retry::send::<Error>(Step::Repeatable, || {
+                let binding = Binding {
+                    nonce: nonce.as_deref(),
+                    posture_digest: digest.as_deref(),
+                };
+                let (proof, jti) = dpop::create_bound_proof(
+                    device,
+                    "POST",
+                    url,
+                    unix_now(),
+                    Some(access_token),
+                    binding,
+                )
+                .map_err(|e| Error::internal(format!("cannot sign a DPoP proof: {e}")))?;
+                let body = certificate_request(ssh_key, &jti, report.cloned()).map_err(|e| {
+                    Error::internal(format!("cannot prove possession of the SSH key: {e}"))
+                })?;
+                Ok(self
+                    .http
+                    .post(url)
+                    .header("Authorization", format!("DPoP {access_token}"))
+                    .header("DPoP", proof)
+                    .json(&body))
+            })
+            .await?
+            .map_err(|e| Error::unreachable(Peer::Broker, &e))?;
             let fresh = self.keep_nonce(&response);
             match read(response).await {
                 Err(Error::Broker(refusal))

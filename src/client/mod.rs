@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod posture_gate;
 pub mod profile;
 pub mod renewal;
+pub mod retry;
 pub mod session;
 pub mod ssh_args;
 pub mod ssh_config;
