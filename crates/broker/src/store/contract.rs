@@ -125,7 +125,7 @@ fn with(changes: Vec<Change>) -> Write {
 }
 
 /// A certificate of `subject` (issuer `https://idp`) valid until `valid_before`.
-fn certificate(jti: &str, serial: u64, subject: &str, valid_before: u64) -> Write {
+pub(super) fn certificate(jti: &str, serial: u64, subject: &str, valid_before: u64) -> Write {
     let mut write = write(jti, Some(serial));
     write.audit.identity = Some(Subject {
         issuer: "https://idp".into(),

@@ -55,7 +55,12 @@ CREATE TABLE IF NOT EXISTS used_once (
 CREATE INDEX IF NOT EXISTS used_once_expiry ON used_once (expires_at);
 CREATE TABLE IF NOT EXISTS serials (
     serial INTEGER PRIMARY KEY,
-    audit_seq INTEGER NOT NULL
+    audit_seq INTEGER NOT NULL,
+    -- For a user certificate: whose it is and until when (from its audit record), so that
+    -- a revoked user's certificates are found through an index (see serials_by_user).
+    issuer TEXT,
+    subject TEXT,
+    valid_before INTEGER
 );
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY,
@@ -153,6 +158,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch(sqlite_devices::SCHEMA)
             .map_err(unavailable)?;
+        sqlite_hosts::serials_by_user(&conn).map_err(unavailable)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -606,10 +612,29 @@ impl Writer {
             .map_err(Applied::Sql)?;
         if let Some(serial) = write.serial {
             let seq = self.conn.last_insert_rowid();
+            let user = (write.audit.kind == audit::EventKind::CertificateIssued)
+                .then_some(())
+                .and(write.audit.identity.as_ref());
+            let valid_before = write
+                .audit
+                .certificate
+                .as_ref()
+                .map(|c| c.valid_before.min(i64::MAX as u64) as i64);
             let result = self
                 .conn
-                .prepare_cached("INSERT INTO serials (serial, audit_seq) VALUES (?1, ?2)")
-                .and_then(|mut s| s.execute(params![serial as i64, seq]));
+                .prepare_cached(
+                    "INSERT INTO serials (serial, audit_seq, issuer, subject, valid_before)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        serial as i64,
+                        seq,
+                        user.map(|u| u.issuer.as_str()),
+                        user.map(|u| u.subject.as_str()),
+                        valid_before
+                    ])
+                });
             match result {
                 Ok(_) => {}
                 Err(rusqlite::Error::SqliteFailure(e, _))
@@ -631,7 +656,55 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::contract::write;
+    use crate::store::contract::{certificate, write};
+    use crate::store::{Change, Store};
+    use zt_core::revocation::Revocation;
+
+    #[tokio::test]
+    async fn a_database_from_before_the_serials_index_gets_it_filled_from_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            // The tables as they were: serials without their owner.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE serials (serial INTEGER PRIMARY KEY, audit_seq INTEGER NOT NULL);
+                 CREATE TABLE audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL,
+                     prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+            )
+            .unwrap();
+            let record = certificate("old-old-old", 77, "alice", 500)
+                .audit
+                .canonical();
+            let hash = audit::chain_hash(audit::GENESIS, &record);
+            conn.execute(
+                "INSERT INTO audit (seq, record, prev_hash, hash) VALUES (1, ?1, ?2, ?3)",
+                params![record, audit::GENESIS, hash],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO serials (serial, audit_seq) VALUES (77, 1)", [])
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path, None).unwrap();
+        store
+            .commit(Write {
+                changes: vec![Change::Revoke(
+                    Revocation::user("https://idp,alice").unwrap(),
+                )],
+                ..write("revoke-revoke", None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.revocations(100).await.unwrap().user_serials, [77]);
+        assert!(
+            store
+                .revocations(500)
+                .await
+                .unwrap()
+                .user_serials
+                .is_empty()
+        );
+    }
 
     /// `f`, which must finish long before a held group would close.
     async fn within<T>(f: impl Future<Output = T>) -> Result<T, tokio::time::error::Elapsed> {

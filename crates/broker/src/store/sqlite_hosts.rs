@@ -75,15 +75,11 @@ pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<Revoc
         ))
     })?;
     let mut list = revocation_list(rows.collect::<rusqlite::Result<Vec<_>>>()?);
-    // Every unexpired certificate issued to a revoked user, found through
-    // the audit record each serial points at. Computed here rather than at
-    // revocation time, so a certificate that raced the revocation is listed too.
+    // Every unexpired certificate issued to a revoked user, through the serials' user index.
+    // Computed here rather than at revocation time, so a certificate that raced the
+    // revocation is listed too.
     let mut stmt = conn.prepare_cached(
-        "SELECT s.serial FROM serials s JOIN audit a ON a.seq = s.audit_seq
-         WHERE json_extract(a.record, '$.kind') = 'certificate_issued'
-           AND json_extract(a.record, '$.certificate.valid_before') > ?3
-           AND json_extract(a.record, '$.identity.issuer') = ?1
-           AND json_extract(a.record, '$.identity.subject') = ?2",
+        "SELECT serial FROM serials WHERE issuer = ?1 AND subject = ?2 AND valid_before > ?3",
     )?;
     for (issuer, subject) in revoked_users(&list) {
         let serials =
@@ -95,6 +91,37 @@ pub(super) fn revocations(conn: &Connection, now: u64) -> rusqlite::Result<Revoc
     list.user_serials.sort_unstable();
     list.user_serials.dedup();
     Ok(list)
+}
+
+/// The serials' owner columns and their index, added to a database from before them and
+/// filled from the audit records their serials point at (once; later writes fill them).
+pub(super) fn serials_by_user(conn: &Connection) -> rusqlite::Result<()> {
+    let has_owner: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('serials') WHERE name = 'issuer'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_owner {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE serials ADD COLUMN issuer TEXT;
+             ALTER TABLE serials ADD COLUMN subject TEXT;
+             ALTER TABLE serials ADD COLUMN valid_before INTEGER;
+             UPDATE serials SET
+                 issuer = (SELECT json_extract(a.record, '$.identity.issuer') FROM audit a
+                           WHERE a.seq = serials.audit_seq
+                             AND json_extract(a.record, '$.kind') = 'certificate_issued'),
+                 subject = (SELECT json_extract(a.record, '$.identity.subject') FROM audit a
+                            WHERE a.seq = serials.audit_seq
+                              AND json_extract(a.record, '$.kind') = 'certificate_issued'),
+                 valid_before = (SELECT json_extract(a.record, '$.certificate.valid_before')
+                                 FROM audit a WHERE a.seq = serials.audit_seq);
+             COMMIT;",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS serials_user ON serials (issuer, subject, valid_before)",
+    )
 }
 
 /// The revocations table's rows (id, kind, value, time) as a list, without the serials of
