@@ -1,11 +1,12 @@
 //! What a client sends to one replica counts at all of them: single-use values, serials,
 //! revocations, the KRL and the audit chain live in the one database.
 
-use std::process::Command;
-
 use zt_core::requests::exchange_form;
 use zt_testkit::broker_client::{Caller, ssh_key};
 use zt_testkit::http::{JsonResponse, block_on, client};
+use zt_testkit::ssh::{KeyPair, ssh_command};
+use zt_testkit::sshd::{SshdBuilder, current_login};
+use zt_testkit::{Peer, require_peers};
 
 use super::Cluster;
 
@@ -107,60 +108,110 @@ fn krl(replica: &str) -> (u16, String, Vec<u8>) {
     })
 }
 
+/// The discovery document at `replica`, as text.
+fn discovery(replica: &str) -> String {
+    block_on(async {
+        client()
+            .get(format!("{replica}{}", zt_core::proto::WELL_KNOWN_PATH))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}
+
 #[test]
-fn a_revocation_through_the_store_is_in_every_replicas_krl_with_one_etag() {
+fn a_certificate_from_one_replica_is_refused_by_sshd_after_a_krl_sync_from_another() {
+    if !require_peers(&[Peer::Sshd]) {
+        return;
+    }
     let Some(cluster) = Cluster::start(2) else {
         return;
     };
+    let (a, b) = (&cluster.replicas[0], &cluster.replicas[1]);
+    assert_eq!(discovery(a), discovery(b), "one discovery document");
+
+    // Replica A issues the certificate.
     let caller = Caller::new(&cluster.public_url);
     let token = access_token(&cluster, &caller, "mallory");
     let key = ssh_key();
     let (proof, body) = caller.certificate_body(&token, &key);
-    // Issued by the second replica.
-    let reply = caller.certificate_at(
-        &cluster.replicas[1],
-        Some(&format!("DPoP {token}")),
-        Some(&proof),
-        &body,
-    );
+    let reply = caller.certificate_at(a, Some(&format!("DPoP {token}")), Some(&proof), &body);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let serial = zt_testkit::serial(&reply.body["serial"]);
-    let before: Vec<_> = cluster.replicas.iter().map(|r| krl(r)).collect();
+    let dir = zt_testkit::tempdir();
+    let pair = KeyPair {
+        private: dir.path().join("id"),
+        public: dir.path().join("id.pub"),
+    };
+    zt_os::files::write_private(
+        &pair.private,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let cert = pair.certificate_path();
+    std::fs::write(&cert, reply.str("certificate")).unwrap();
+
+    // A target that syncs its KRL from replica B, before and after the revocation.
+    let login = current_login();
+    let revoked_keys = dir.path().join("revoked_keys");
+    let (_, before_etag, before) = krl(b);
+    std::fs::write(&revoked_keys, &before).unwrap();
+    let target = SshdBuilder::new()
+        .user_ca(&cluster.broker.user_ca())
+        .principals(&login, &["ops"])
+        .revoked_keys(&revoked_keys);
+    let host_key = target.host_public_key();
+    let sshd = target.start();
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{} {host_key}\n", sshd.port),
+    )
+    .unwrap();
+    let ssh = || {
+        ssh_command(sshd.port, &login, &pair, &cert, &known_hosts)
+            .arg("true")
+            .output()
+            .unwrap()
+    };
+    let out = ssh();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let out = cluster.admin(&["revoke", "--serial", &serial.to_string()]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after: Vec<_> = cluster.replicas.iter().map(|r| krl(r)).collect();
-    for (replica, (status, etag, body)) in cluster.replicas.iter().zip(&after) {
-        assert_eq!(*status, 200, "{replica}");
-        assert_ne!(
-            (etag, body),
-            (&before[0].1, &before[0].2),
-            "{replica} serves the revocation"
-        );
-    }
-    assert_eq!(after[0].1, after[1].1, "one ETag across replicas");
-    assert_eq!(after[0].2, after[1].2, "one KRL across replicas");
-    // OpenSSH's own KRL check (the code sshd runs) refuses the certificate with either
-    // replica's list.
-    let dir = zt_testkit::tempdir();
-    let cert = dir.path().join("id-cert.pub");
-    std::fs::write(&cert, reply.str("certificate")).unwrap();
-    for (n, (_, _, body)) in after.iter().enumerate() {
-        let list = dir.path().join(format!("krl-{n}"));
-        std::fs::write(&list, body).unwrap();
-        let out = Command::new("ssh-keygen")
-            .arg("-Q")
-            .arg("-f")
-            .arg(&list)
-            .arg(&cert)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("REVOKED"), "replica {n}: {text}");
-    }
+    let (status, etag_b, after_b) = krl(b);
+    assert_eq!(status, 200);
+    assert_ne!(etag_b, before_etag, "replica B serves the revocation");
+    let (_, etag_a, after_a) = krl(a);
+    assert_eq!(
+        (etag_a, after_a),
+        (etag_b, after_b.clone()),
+        "one KRL, one ETag"
+    );
+    std::fs::write(&revoked_keys, &after_b).unwrap();
+    let out = ssh();
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        sshd.wait_for_log("revoked", std::time::Duration::from_secs(10)),
+        "sshd log:\n{}",
+        sshd.log()
+    );
 }
 
 #[test]
