@@ -44,6 +44,12 @@ const HOLD: Duration = Duration::from_millis(1);
 const POOL_SIZE: u32 = 8;
 /// How long a request waits for a connection before the store reports itself unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a group's transaction, or a read, may take before it is abandoned (its connection
+/// closed) and reported as unavailable: a database that stopped answering mid-statement (a
+/// network partition) must not stall every later request behind it. A commit whose answer
+/// is lost this way may have been applied; its requests get 503 and nothing leaves, so the
+/// log may hold a record of a certificate nobody received, never the other way round.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -215,7 +221,11 @@ impl PostgresStore {
         let (tx, rx) = oneshot::channel();
         let job = Job::Read(Box::new(move |pool: PgPool| {
             Box::pin(async move {
-                let _ = tx.send(read(pool).await.map_err(unavailable));
+                let result = match tokio::time::timeout(STATEMENT_TIMEOUT, read(pool)).await {
+                    Ok(result) => result.map_err(unavailable),
+                    Err(_) => Err(unavailable("the database did not answer in time")),
+                };
+                let _ = tx.send(result);
             })
         }));
         let sent = self.jobs.send(job);
@@ -394,7 +404,15 @@ impl Writer {
 
     async fn commit_batch(&mut self, commits: Vec<(Write, Reply)>) {
         self.batches.fetch_add(1, Ordering::Relaxed);
-        match self.try_batch(&commits).await {
+        let outcome = tokio::time::timeout(STATEMENT_TIMEOUT, self.try_batch(&commits))
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the database did not answer in time",
+                )))
+            });
+        match outcome {
             Ok((results, checkpoint)) => {
                 if let Some(c) = checkpoint {
                     self.checkpoint_committed(&c);
