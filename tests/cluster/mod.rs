@@ -11,22 +11,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e::fixture::{Broker, ZT_BROKER};
+use crate::e2e::fixture::{Broker, POLICY, ZT_BROKER};
 use zt_testkit::hostile_idp::HostileIdp;
 use zt_testkit::postgres::{self, Postgres};
 use zt_testkit::process::{GroupChild, run_ok, wait_until};
 use zt_testkit::{Peer, free_port, require_peers};
-
-pub const POLICY: &str = r#"
-[defaults]
-ttl = "1h"
-max_ttl = "8h"
-
-[[rules]]
-name = "sre"
-match.groups = ["sre"]
-principals = ["ops"]
-"#;
 
 /// One PostgreSQL, one config, `n` replicas, each on its own port; the config's public URL
 /// names a port of its own, where a balancer may listen ([`balancer`]).

@@ -131,6 +131,24 @@ pub struct DeviceUse {
 }
 
 impl Write {
+    /// For a user certificate's serial: whose certificate it is (IdP issuer, subject) and
+    /// until when, from its audit record, for the stores' index of serials by user.
+    pub(crate) fn serial_owner(&self) -> (Option<&str>, Option<&str>, Option<i64>) {
+        let user = (self.audit.kind == zt_core::audit::EventKind::CertificateIssued)
+            .then_some(())
+            .and(self.audit.identity.as_ref());
+        let valid_before = self
+            .audit
+            .certificate
+            .as_ref()
+            .map(|c| c.valid_before.min(i64::MAX as u64) as i64);
+        (
+            user.map(|u| u.issuer.as_str()),
+            user.map(|u| u.subject.as_str()),
+            valid_before,
+        )
+    }
+
     /// A write of just an audit record.
     pub fn record(audit: AuditRecord) -> Self {
         Write {

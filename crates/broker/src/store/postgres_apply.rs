@@ -8,7 +8,7 @@ use sqlx::postgres::PgPool;
 use super::sqlite_devices::{failing_since, parse_failing_since, stored_status, verdict};
 use super::sqlite_hosts::{revocation_list, revoked_users};
 use super::{Change, DeviceUse, EnrolmentToken, StoreError, StoredRecord, Write};
-use zt_core::audit::{self, EventKind, checkpoint::Checkpoint};
+use zt_core::audit::{self, checkpoint::Checkpoint};
 use zt_core::device::{Attestation, Device, DeviceStatus};
 use zt_core::revocation::{Revocation, RevocationList};
 
@@ -83,22 +83,15 @@ pub(super) async fn apply(
         .execute(&mut *conn)
         .await?;
     if let Some(serial) = write.serial {
-        let user = (write.audit.kind == EventKind::CertificateIssued)
-            .then_some(())
-            .and(write.audit.identity.as_ref());
-        let valid_before = write
-            .audit
-            .certificate
-            .as_ref()
-            .map(|c| c.valid_before.min(i64::MAX as u64) as i64);
+        let (issuer, subject, valid_before) = write.serial_owner();
         let result = sqlx::query(
             "INSERT INTO serials (serial, audit_seq, issuer, subject, valid_before)
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(serial as i64)
         .bind(seq)
-        .bind(user.map(|u| u.issuer.as_str()))
-        .bind(user.map(|u| u.subject.as_str()))
+        .bind(issuer)
+        .bind(subject)
         .bind(valid_before)
         .execute(&mut *conn)
         .await;

@@ -612,14 +612,7 @@ impl Writer {
             .map_err(Applied::Sql)?;
         if let Some(serial) = write.serial {
             let seq = self.conn.last_insert_rowid();
-            let user = (write.audit.kind == audit::EventKind::CertificateIssued)
-                .then_some(())
-                .and(write.audit.identity.as_ref());
-            let valid_before = write
-                .audit
-                .certificate
-                .as_ref()
-                .map(|c| c.valid_before.min(i64::MAX as u64) as i64);
+            let (issuer, subject, valid_before) = write.serial_owner();
             let result = self
                 .conn
                 .prepare_cached(
@@ -627,13 +620,7 @@ impl Writer {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![
-                        serial as i64,
-                        seq,
-                        user.map(|u| u.issuer.as_str()),
-                        user.map(|u| u.subject.as_str()),
-                        valid_before
-                    ])
+                    s.execute(params![serial as i64, seq, issuer, subject, valid_before])
                 });
             match result {
                 Ok(_) => {}
