@@ -240,24 +240,11 @@ fn write_private(path: &PathBuf, contents: &str) {
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
-/// A throwaway CA (PEM) and a server certificate it signed for 127.0.0.1 and localhost
-/// (DER), with the server key. A separate CA rather than a self-signed leaf: Go's
-/// verifier, which kubectl uses, wants a proper chain.
+/// The check server's CA (PEM), certificate (DER) and key (see [`super::tls`]).
 fn certificates() -> (String, Vec<u8>, rustls::pki_types::PrivateKeyDer<'static>) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "zt kubectl check CA");
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("server key");
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .expect("server params");
-    let cert = leaf.signed_by(&key, &issuer).expect("server certificate");
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    (ca_cert.pem(), cert.der().to_vec(), key_der)
+    let made = super::tls::localhost_certificates("zt kubectl check CA");
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(made.key_der.into());
+    (made.ca_pem, made.cert_der, key_der)
 }
 
 /// Every request: a bearer gets a version object at `/version` and the check object

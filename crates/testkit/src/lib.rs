@@ -23,6 +23,7 @@ pub mod process;
 pub mod rng;
 pub mod ssh;
 pub mod sshd;
+pub mod tls;
 pub mod web;
 pub mod workload_api;
 pub mod workload_issuer;

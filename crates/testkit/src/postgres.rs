@@ -66,6 +66,8 @@ pub struct Postgres {
     data: PathBuf,
     port: u16,
     log: PathBuf,
+    /// Server settings beyond the defaults (`-c NAME=VALUE`), e.g. TLS.
+    settings: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -108,6 +110,7 @@ impl Postgres {
         let mut postgres = Postgres {
             server: None,
             log: dir.path().join("postgres.log"),
+            settings: Vec::new(),
             bin,
             data,
             port: super::free_port(),
@@ -153,6 +156,7 @@ impl Postgres {
             .arg(&socket_dir)
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
             .args(["-c", "max_connections=60", "-c", "shared_buffers=16MB"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup the log"))
             .stderr(log);
@@ -171,6 +175,45 @@ impl Postgres {
         );
     }
 
+    /// Serve TLS from now on (restarting the server) with a certificate for 127.0.0.1 and
+    /// localhost from a new CA; returns the CA's PEM file, for `sslrootcert`.
+    pub fn use_tls(&mut self) -> PathBuf {
+        let made = super::tls::localhost_certificates("zt test PostgreSQL CA");
+        let dir = self.data.parent().expect("a parent").to_owned();
+        let owner = is_root().then(|| owner_ids("postgres").expect("a postgres user"));
+        let (cert, key, ca) = (
+            dir.join("server.crt"),
+            dir.join("server.key"),
+            dir.join("ca.pem"),
+        );
+        std::fs::write(&cert, &made.cert_pem).unwrap();
+        std::fs::write(&ca, &made.ca_pem).unwrap();
+        // PostgreSQL refuses a key that others can read.
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&key)
+                .and_then(|mut f| f.write_all(made.key_pem.as_bytes()))
+                .expect("write the server key");
+        }
+        if let Some((uid, gid)) = owner {
+            for file in [&cert, &key] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).expect("chown");
+            }
+        }
+        self.settings.push("ssl=on".into());
+        self.settings
+            .push(format!("ssl_cert_file={}", cert.display()));
+        self.settings
+            .push(format!("ssl_key_file={}", key.display()));
+        self.start_again();
+        ca
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -180,6 +223,75 @@ impl Postgres {
     pub fn data_dir(&self) -> &Path {
         &self.data
     }
+
+    /// The server's processes while it runs: the postmaster first, then every process it
+    /// started (one per connection, the WAL writer, the checkpointer, …). These are found by
+    /// parent, not by process group: PostgreSQL makes each of its children a session leader.
+    pub fn pids(&self) -> Vec<u32> {
+        let Some(postmaster) = self.server.as_ref().map(GroupChild::id) else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return pids;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if proc_stat(pid).is_some_and(|stat| stat.ppid == postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// The CPU time the server has used so far, in clock ticks (`getconf CLK_TCK`): the user
+    /// and system time of each of its [processes](Self::pids), plus what the postmaster
+    /// collected from those that ended (their times move to its children's times when it
+    /// reaps them), so that connections that come and go between two readings are counted
+    /// too. `None` when the server is not running.
+    pub fn cpu_ticks(&self) -> Option<u64> {
+        let pids = self.pids();
+        let postmaster = proc_stat(*pids.first()?)?;
+        let mut ticks = postmaster.children_ticks;
+        // A process that ended between listing and reading is in `children_ticks` by now,
+        // or will be at the next reading: a tick or two, not an error.
+        ticks += pids
+            .iter()
+            .filter_map(|&pid| proc_stat(pid))
+            .map(|s| s.ticks)
+            .sum::<u64>();
+        Some(ticks)
+    }
+}
+
+/// What the server's accounting needs from `/proc/PID/stat`.
+struct ProcStat {
+    ppid: u32,
+    /// `utime + stime`.
+    ticks: u64,
+    /// `cutime + cstime`: the times of the children it has reaped.
+    children_ticks: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    // Field 4 (ppid) is the 2nd after it, fields 14 to 17 (utime, stime, cutime, cstime) the
+    // 12th to the 15th.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    Some(ProcStat {
+        ppid: u32::try_from(field(1)?).ok()?,
+        ticks: field(11)? + field(12)?,
+        children_ticks: field(13)? + field(14)?,
+    })
 }
 
 /// `program` run as `owner` (uid, gid) when given, else as this process's user.

@@ -647,4 +647,47 @@ mod tests {
         assert_eq!(ids, [false, false]);
         assert_eq!(records[1].prev_hash, records[0].hash);
     }
+
+    #[tokio::test]
+    async fn the_database_is_reached_over_verified_tls_and_another_ca_is_refused() {
+        if !zt_testkit::require_peers(&[zt_testkit::Peer::Postgres]) {
+            return;
+        }
+        let mut server = zt_testkit::postgres::Postgres::start();
+        let ca = server.use_tls();
+        let options = |ca: &std::path::Path| {
+            format!(
+                "postgres://zt@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+                server.port(),
+                ca.display()
+            )
+            .parse::<PgConnectOptions>()
+            .unwrap()
+            .password(zt_testkit::postgres::PASSWORD)
+        };
+        assert_eq!(migrate(&options(&ca)).unwrap(), (0, 1));
+        let store = PostgresStore::open(&options(&ca), None).unwrap();
+        store.commit(write("over-tls", Some(1))).await.unwrap();
+        // The server says the connection is encrypted.
+        let encrypted = with_pool(&options(&ca), async |pool| {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(unavailable)
+        })
+        .unwrap();
+        assert!(encrypted);
+        // A CA that did not sign the server's certificate: no connection, no store.
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other-ca.pem");
+        std::fs::write(
+            &other,
+            zt_testkit::tls::localhost_certificates("another CA").ca_pem,
+        )
+        .unwrap();
+        let err = PostgresStore::open(&options(&other), None).unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
 }
