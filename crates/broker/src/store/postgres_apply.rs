@@ -419,10 +419,10 @@ pub(super) async fn issued(pool: &PgPool, what: &Revocation) -> sqlx::Result<boo
             "(record::jsonb)#>>'{certificate,key_fingerprint}' = $1"
         ))
         .bind(fingerprint.clone()),
-        Revocation::User { issuer, subject } => sqlx::query_scalar(issue_records!(
-            "(record::jsonb)#>>'{identity,issuer}' = $1",
-            "(record::jsonb)#>>'{identity,subject}' = $2"
-        ))
+        // Through the serials' user index, not a scan of the log.
+        Revocation::User { issuer, subject } => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM serials WHERE issuer = $1 AND subject = $2)",
+        )
         .bind(issuer.clone())
         .bind(subject.clone()),
     };
