@@ -3,7 +3,9 @@
 //! the same run on the same machine.
 //!
 //! Another mode, `cargo bench --bench broker -- --tokens`, sets tokens for other services
-//! against certificates (tokens.rs).
+//! against certificates (tokens.rs); `-- --stores` sets one broker on SQLite against one on
+//! PostgreSQL and three replicas behind HAProxy, with what each certificate costs the
+//! database (stores.rs).
 //!
 //! Efficiency (issue 14): the cryptographic floor of a certificate, measured in this process
 //! (floor.rs), the broker's CPU per certificate from `/proc` (cpu.rs) and, in a separate pass,
@@ -52,6 +54,7 @@ mod fsyncs;
 mod http_floor;
 mod keygen;
 mod policies;
+mod stores;
 mod tokens;
 
 use audit::{durability, last_audit_seq};
@@ -64,6 +67,30 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// What a mode runs: requests per level (`ZT_BENCH_REQUESTS`, else `requests` in a full run),
+/// the time cap per level (`ZT_BENCH_SECS`, else `secs`) and the client levels
+/// (`ZT_BENCH_LEVELS`, else 1, 8 and 64; a smoke run: 16 requests at 1 and 4 clients).
+struct Knobs {
+    total: usize,
+    cap: Duration,
+    levels: Vec<usize>,
+}
+
+impl Knobs {
+    fn from_env(full: bool, requests: usize, secs: u64) -> Knobs {
+        Knobs {
+            total: env_or("ZT_BENCH_REQUESTS", if full { requests } else { 16 }),
+            cap: Duration::from_secs(env_or("ZT_BENCH_SECS", secs)),
+            levels: std::env::var("ZT_BENCH_LEVELS")
+                .unwrap_or_else(|_| if full { "1,8,64" } else { "1,4" }.into())
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .filter(|&n| n > 0)
+                .collect(),
+        }
+    }
 }
 
 /// The broker process; killed when dropped.
@@ -340,18 +367,14 @@ fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--tokens") {
         return tokens::run(full);
     }
+    if std::env::args().any(|a| a == "--stores") {
+        return stores::run(full);
+    }
     if !full {
         println!("broker bench: smoke run only (use `cargo bench --bench broker` for numbers)");
     }
-    let total: usize = env_or("ZT_BENCH_REQUESTS", if full { 2000 } else { 16 });
-    let cap = Duration::from_secs(env_or("ZT_BENCH_SECS", 30));
+    let Knobs { total, cap, levels } = Knobs::from_env(full, 2000, 30);
     let keygen_certs: usize = env_or("ZT_BENCH_KEYGEN_CERTS", if full { 500 } else { 4 });
-    let levels: Vec<usize> = std::env::var("ZT_BENCH_LEVELS")
-        .unwrap_or_else(|_| if full { "1,8,64" } else { "1,4" }.into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
     // Before the brokers start, so nothing else of the bench's runs meanwhile.
     let floor = floor::measure(env_or(
         "ZT_BENCH_FLOOR_ITERATIONS",

@@ -36,7 +36,7 @@ use super::api;
 use super::audit::{durability, last_audit_seq};
 use super::clients;
 use super::policies::{Posture, policy};
-use super::{Stats, Target, check_policy, env_or, ms, start_broker};
+use super::{Stats, Target, check_policy, ms, start_broker};
 
 /// The audience the bench asks tokens for, listed on the `sre` rule.
 const AUDIENCE: &str = "kubernetes";
@@ -249,14 +249,7 @@ pub fn run(full: bool) -> Result<()> {
             "broker bench --tokens: smoke run only (use `cargo bench --bench broker -- --tokens` for numbers)"
         );
     }
-    let total: usize = env_or("ZT_BENCH_REQUESTS", if full { 3000 } else { 16 });
-    let cap = Duration::from_secs(env_or("ZT_BENCH_SECS", 20));
-    let levels: Vec<usize> = std::env::var("ZT_BENCH_LEVELS")
-        .unwrap_or_else(|_| if full { "1,8,64" } else { "1,4" }.into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
+    let super::Knobs { total, cap, levels } = super::Knobs::from_env(full, 3000, 20);
     let tmp = tempfile::Builder::new().prefix("zt-bench-").tempdir()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
