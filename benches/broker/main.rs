@@ -69,6 +69,28 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// `n` logged-in clients: for each, a fresh ID token from `idp` exchanged at `token_endpoint`
+/// (untimed setup of a level).
+async fn sessions(
+    http: &reqwest::Client,
+    idp: &mut api::IdTokens,
+    token_endpoint: &str,
+    n: usize,
+) -> Result<Vec<api::Client>> {
+    let mut sessions = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id_token = idp.fresh().await.map_err(anyhow::Error::msg)?;
+        match api::exchange(http, token_endpoint, &id_token)
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            (_, Some(client)) => sessions.push(client),
+            (answer, None) => bail!("token exchange answered {}: {}", answer.status, answer.body),
+        }
+    }
+    Ok(sessions)
+}
+
 /// What a mode runs: requests per level (`ZT_BENCH_REQUESTS`, else `requests` in a full run),
 /// the time cap per level (`ZT_BENCH_SECS`, else `secs`) and the client levels
 /// (`ZT_BENCH_LEVELS`, else 1, 8 and 64; a smoke run: 16 requests at 1 and 4 clients).
@@ -275,17 +297,12 @@ async fn run_level(
 ) -> Result<Level> {
     // Setup (untimed): one ID token + token exchange per client, with posture one
     // fresh nonce per request, then every request's key and proofs.
-    let mut clients = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let id_token = target.idp.fresh().await.map_err(anyhow::Error::msg)?;
-        match api::exchange(http, &target.config.token_endpoint, &id_token)
-            .await
-            .map_err(anyhow::Error::msg)?
-        {
-            (_, Some(client)) => clients.push(Arc::new(client)),
-            (answer, None) => bail!("token exchange answered {}: {}", answer.status, answer.body),
-        }
-    }
+    let endpoint = target.config.token_endpoint.clone();
+    let clients: Vec<Arc<api::Client>> = sessions(http, &mut target.idp, &endpoint, concurrency)
+        .await?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
     let url = target.config.certificate_endpoint.clone();
     let counts: Vec<usize> = (0..concurrency)
         .map(|i| total / concurrency + usize::from(i < total % concurrency))

@@ -594,17 +594,8 @@ async fn level(
     cap: Duration,
     pass: Pass,
 ) -> Result<Level> {
-    let mut sessions = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let id_token = d.idp.fresh().await.map_err(anyhow::Error::msg)?;
-        match api::exchange(http, &d.config.token_endpoint, &id_token)
-            .await
-            .map_err(anyhow::Error::msg)?
-        {
-            (_, Some(client)) => sessions.push(client),
-            (answer, None) => bail!("token exchange answered {}: {}", answer.status, answer.body),
-        }
-    }
+    let endpoint = d.config.token_endpoint.clone();
+    let sessions = super::sessions(http, &mut d.idp, &endpoint, concurrency).await?;
     let since = d.last_seq()?;
     // The exchanges wrote to the store: their counts must be in before the level's start.
     let before_db = match (&d.postgres, pass) {
