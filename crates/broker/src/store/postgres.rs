@@ -9,10 +9,10 @@
 //! race-free between replicas as well: the second of two racing writes reads what the first
 //! committed.
 //!
-//! The store runs on a thread of its own with its own small runtime (the writer and the
-//! reads, over a connection pool), so it can be opened and used from synchronous admin
-//! commands and from the server's runtime alike, and closing it can finish the queue and sign
-//! a last checkpoint.
+//! The store runs on a thread of its own with its own small runtime: the writer, and the reads
+//! as tasks beside it over the same pool (a read never waits behind a group). So it can be
+//! opened and used from synchronous admin commands and from the server's runtime alike, and
+//! closing it can finish the queue and sign a last checkpoint.
 //!
 //! Connection settings come from a URL (`postgres://user@host:port/db?sslmode=verify-full`),
 //! TLS through rustls; the password is given separately (a file or the environment), never
@@ -55,11 +55,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-type Read = Box<dyn FnOnce(PgPool) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
-
 enum Job {
     Commit(Box<Write>, oneshot::Sender<Result<(), StoreError>>),
-    Read(Read),
     Close,
 }
 
@@ -88,6 +85,9 @@ pub fn describe(options: &PgConnectOptions) -> String {
 
 pub struct PostgresStore {
     jobs: mpsc::UnboundedSender<Job>,
+    /// The store thread's runtime, where reads run.
+    runtime: tokio::runtime::Handle,
+    pool: PgPool,
     coming: Arc<AtomicUsize>,
     batches: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
@@ -182,14 +182,18 @@ impl PostgresStore {
                                 return;
                             }
                         };
-                    let _ = ready_tx.send(Ok(()));
+                    // Reads run beside the writer on this runtime, never behind a group.
+                    let reads = (tokio::runtime::Handle::current(), writer.pool.clone());
+                    let _ = ready_tx.send(Ok(reads));
                     writer.run(rx).await;
                 });
             })
             .map_err(unavailable)?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(PostgresStore {
+            Ok(Ok((runtime, pool))) => Ok(PostgresStore {
                 jobs,
+                runtime,
+                pool,
                 coming,
                 batches,
                 thread: Some(thread),
@@ -219,20 +223,15 @@ impl PostgresStore {
         Fut: Future<Output = sqlx::Result<T>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job = Job::Read(Box::new(move |pool: PgPool| {
-            Box::pin(async move {
-                let result = match tokio::time::timeout(STATEMENT_TIMEOUT, read(pool)).await {
-                    Ok(result) => result.map_err(unavailable),
-                    Err(_) => Err(unavailable("the database did not answer in time")),
-                };
-                let _ = tx.send(result);
-            })
-        }));
-        let sent = self.jobs.send(job);
-        Box::pin(async move {
-            sent.map_err(|_| unavailable("the store has stopped"))?;
-            rx.await.map_err(|_| unavailable("the store has stopped"))?
-        })
+        let pool = self.pool.clone();
+        self.runtime.spawn(async move {
+            let result = match tokio::time::timeout(STATEMENT_TIMEOUT, read(pool)).await {
+                Ok(result) => result.map_err(unavailable),
+                Err(_) => Err(unavailable("the database did not answer in time")),
+            };
+            let _ = tx.send(result);
+        });
+        Box::pin(async move { rx.await.map_err(|_| unavailable("the store has stopped"))? })
     }
 
     /// Every signed checkpoint, in order.
@@ -354,10 +353,6 @@ impl Writer {
             };
             let (write, reply) = match job {
                 None | Some(Job::Close) => break,
-                Some(Job::Read(read)) => {
-                    tokio::spawn(read(self.pool.clone()));
-                    continue;
-                }
                 Some(Job::Commit(write, reply)) => (write, reply),
             };
             let (commits, closing) = self.gather(*write, reply, &mut rx).await;
@@ -371,7 +366,7 @@ impl Writer {
     }
 
     /// The group: `first`, whatever else is queued, and announced writes that arrive within
-    /// [`HOLD`]. Reads met on the way start at once. Returns whether `Close` was met.
+    /// [`HOLD`]. Returns whether `Close` was met.
     async fn gather(
         &self,
         first: Write,
@@ -392,9 +387,6 @@ impl Writer {
             };
             match next {
                 Some(Job::Commit(write, reply)) => commits.push((*write, reply)),
-                Some(Job::Read(read)) => {
-                    tokio::spawn(read(self.pool.clone()));
-                }
                 Some(Job::Close) => return (commits, true),
                 None => break,
             }
