@@ -110,16 +110,7 @@ fn krl(replica: &str) -> (u16, String, Vec<u8>) {
 
 /// The discovery document at `replica`, as text.
 fn discovery(replica: &str) -> String {
-    block_on(async {
-        client()
-            .get(format!("{replica}{}", zt_core::proto::WELL_KNOWN_PATH))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
+    zt_testkit::http::get_text(&format!("{replica}{}", zt_core::proto::WELL_KNOWN_PATH))
 }
 
 #[test]

@@ -108,16 +108,7 @@ fn device_code(issuer: &str) -> String {
 
 /// POST the decide page's form with `choice` (`user=alice` or `deny=1`); the answer's HTML.
 fn decide(issuer: &str, code: &str, choice: (&str, &str), reuse: Option<&str>) -> (String, String) {
-    let page = block_on(async {
-        client()
-            .get(format!("{issuer}/device?user_code={code}"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
+    let page = zt_testkit::http::get_text(&format!("{issuer}/device?user_code={code}"));
     let token = reuse.map(str::to_owned).unwrap_or_else(|| {
         page.split(r#"name="form_token" value=""#)
             .nth(1)

@@ -135,6 +135,20 @@ pub fn get_json(url: &str) -> JsonResponse {
     })
 }
 
+/// `GET url`; the answer's body as text, whatever its status.
+pub fn get_text(url: &str) -> String {
+    block_on(async {
+        client()
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"))
+    })
+}
+
 /// `POST url` with an `application/x-www-form-urlencoded` body; parse the answer as JSON.
 pub fn post_form(url: &str, form: &[(&str, &str)]) -> JsonResponse {
     block_on(async {

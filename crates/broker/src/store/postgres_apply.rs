@@ -395,11 +395,12 @@ pub(super) async fn device(pool: &PgPool, id: &str) -> sqlx::Result<Option<Devic
 /// Whether a certificate the revocation names was ever issued (see the SQLite store's twin).
 pub(super) async fn issued(pool: &PgPool, what: &Revocation) -> sqlx::Result<bool> {
     macro_rules! issue_records {
-        ($($condition:literal),+) => {
+        ($condition:literal) => {
             concat!(
                 "SELECT EXISTS (SELECT 1 FROM audit
                  WHERE (record::jsonb)->>'kind' IN ('certificate_issued', 'host_certificate_issued')",
-                $(" AND ", $condition,)+
+                " AND ",
+                $condition,
                 ")"
             )
         };
