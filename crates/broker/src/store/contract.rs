@@ -200,15 +200,30 @@ async fn replays_and_serial_collisions_are_refused_without_breaking_the_group(fi
     );
     assert!(results.contains(&Err(StoreError::Replayed(OnceKind::DpopJti))));
     assert!(results.contains(&Err(StoreError::SerialTaken)));
+    // A value twice in one write is spent by the first: the write is a replay, and writes
+    // nothing (its other value stays unspent).
+    let mut twice = write("jti-e", Some(5));
+    twice.once.insert(0, twice.once[0].clone());
+    twice.once[0].kind = OnceKind::HostNonce;
+    twice.once.push(twice.once[1].clone());
+    assert_eq!(
+        store.commit(twice).await,
+        Err(StoreError::Replayed(OnceKind::DpopJti))
+    );
+    let mut nonce = write("jti-e", Some(5));
+    nonce.once[0].kind = OnceKind::HostNonce;
+    store.commit(nonce).await.unwrap();
     store.commit(write("jti-d", Some(4))).await.unwrap();
     let records = store.audit_records(0, 100).await.unwrap();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     assert_eq!(records[0].prev_hash, audit::GENESIS);
-    assert_eq!(records[1].prev_hash, records[0].hash);
-    assert_eq!(
-        records[1].hash,
-        audit::chain_hash(&records[0].hash, &records[1].record)
-    );
+    for pair in records.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+        assert_eq!(
+            pair[1].hash,
+            audit::chain_hash(&pair[0].hash, &pair[1].record)
+        );
+    }
 }
 
 async fn the_chain_continues_across_reopen(fixture: Fixture) {

@@ -1,9 +1,11 @@
 //! PostgreSQL store: several broker replicas on one database.
 //!
 //! Like the SQLite store, each replica has one writer that commits queued writes in groups:
-//! one transaction per group, each write inside its own savepoint, one commit (and so one WAL
-//! flush on the server) for the group, and no request answered before its commit. Every
-//! group first takes a transaction-scoped advisory lock ([`CHAIN_LOCK`]); that serialises
+//! one transaction per group on the writer's own connection, one commit (and so one WAL flush
+//! on the server) for the group, and no request answered before its commit. A write is two
+//! round trips, a read and a write ([`postgres_apply`]), so its refusal leaves nothing to
+//! undo; only admin changes need a savepoint. Every
+//! group first takes a transaction-scoped advisory lock ([`BEGIN_GROUP`]); that serialises
 //! appends across replicas, so the audit log stays **one** hash chain whichever replica
 //! writes, and it makes the single-use ledgers, serials, revocation checks and device checks
 //! race-free between replicas as well: the second of two racing writes reads what the first
@@ -23,7 +25,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -35,8 +39,10 @@ use zt_core::audit::checkpoint::Checkpoint;
 use zt_core::device::Device;
 use zt_core::revocation::{Revocation, RevocationList};
 
-/// Serialises every write transaction of every replica (the audit chain's head).
-const CHAIN_LOCK: i64 = 0x7a74_0001;
+/// A group's first round trip: its transaction, and the transaction-scoped advisory lock that
+/// serialises every write transaction of every replica (the audit chain's head). The key is
+/// 0x7a74_0001, in decimal because sqlx takes a custom begin only as static text.
+const BEGIN_GROUP: &str = "BEGIN; SELECT pg_advisory_xact_lock(2054422529)";
 const MAX_BATCH: usize = 512;
 /// How long a group is held open for announced writes (see the SQLite store).
 const HOLD: Duration = Duration::from_millis(1);
@@ -53,6 +59,13 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
+}
+
+fn timed_out() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the database did not answer in time",
+    ))
 }
 
 enum Job {
@@ -301,6 +314,8 @@ type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 struct Writer {
     pool: PgPool,
+    /// Its own connection, taken from `pool` (see [`connection`]).
+    conn: Option<PoolConnection<sqlx::Postgres>>,
     coming: Arc<AtomicUsize>,
     batches: Arc<AtomicU64>,
     checkpointing: Option<Checkpointing>,
@@ -328,6 +343,7 @@ impl Writer {
         }
         Ok(Writer {
             pool,
+            conn: None,
             coming,
             batches,
             checkpointing,
@@ -362,6 +378,8 @@ impl Writer {
             }
         }
         self.checkpoint_alone().await;
+        // Give the connection back first: closing the pool waits for every connection.
+        self.conn = None;
         self.pool.close().await;
     }
 
@@ -398,12 +416,7 @@ impl Writer {
         self.batches.fetch_add(1, Ordering::Relaxed);
         let outcome = tokio::time::timeout(STATEMENT_TIMEOUT, self.try_batch(&commits))
             .await
-            .unwrap_or_else(|_| {
-                Err(sqlx::Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the database did not answer in time",
-                )))
-            });
+            .unwrap_or_else(|_| Err(timed_out()));
         match outcome {
             Ok((results, checkpoint)) => {
                 if let Some(c) = checkpoint {
@@ -414,6 +427,7 @@ impl Writer {
                 }
             }
             Err(e) => {
+                self.drop_connection();
                 let err = unavailable(e);
                 tracing::error!(error = %err, "audit write failed");
                 for (_, reply) in commits {
@@ -423,78 +437,72 @@ impl Writer {
         }
     }
 
-    /// One transaction for the group. An error here rolls all of it back (the transaction is
-    /// dropped without a commit) and fails every write in it.
+    /// One transaction for the group, on the writer's own connection. An error here rolls
+    /// all of it back (the transaction is dropped without a commit) and fails every write in
+    /// it. Round trips: the begin with the lock, the head, two per write (four with
+    /// `changes`), the commit; now and then a pruning and a checkpoint.
     async fn try_batch(
-        &self,
+        &mut self,
         commits: &[(Write, Reply)],
     ) -> sqlx::Result<(Vec<Result<(), StoreError>>, Option<Checkpoint>)> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CHAIN_LOCK)
-            .execute(&mut *tx)
+        let prune = self.batches.load(Ordering::Relaxed) % 64 == 63;
+        let mut tx = connection(&mut self.conn, &self.pool)
+            .await?
+            .begin_with(BEGIN_GROUP)
             .await?;
         // Under the lock, the head is the cluster's, whichever replica wrote it.
-        let mut head = apply::head(&mut tx).await?;
+        let (mut head, last_checkpoint) = apply::head(&mut tx).await?;
         let mut results = Vec::with_capacity(commits.len());
         for (write, _) in commits {
-            sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await?;
+            let undoable = !write.changes.is_empty();
+            if undoable {
+                sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await?;
+            }
             match apply::apply(&mut tx, write, &head).await {
                 Ok(new_head) => {
-                    sqlx::raw_sql("RELEASE SAVEPOINT w")
-                        .execute(&mut *tx)
-                        .await?;
+                    if undoable {
+                        sqlx::raw_sql("RELEASE SAVEPOINT w")
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     head = new_head;
                     results.push(Ok(()));
                 }
                 Err(Applied::Refused(e)) => {
-                    sqlx::raw_sql("ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w")
-                        .execute(&mut *tx)
-                        .await?;
+                    if undoable {
+                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w")
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     results.push(Err(e));
                 }
                 Err(Applied::Sql(e)) => return Err(e),
             }
         }
-        if self.batches.load(Ordering::Relaxed) % 64 == 63 {
+        if prune {
             sqlx::query("DELETE FROM used_once WHERE expires_at < $1")
                 .bind(zt_os::clock::unix_now() as i64)
                 .execute(&mut *tx)
                 .await?;
         }
-        let checkpoint = self.checkpoint_within(&mut tx, &head, false).await?;
+        let checkpoint = checkpoint_within(
+            &mut tx,
+            self.checkpointing.as_ref(),
+            self.last_checkpoint_at,
+            (&head, last_checkpoint),
+            false,
+        )
+        .await?;
         tx.commit().await?;
         Ok((results, checkpoint))
     }
 
-    /// Within the chain lock: sign `head` if enough records came since the last checkpoint
-    /// (any replica's), or `force` and any came at all.
-    async fn checkpoint_within(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        head: &(i64, String),
-        force: bool,
-    ) -> sqlx::Result<Option<Checkpoint>> {
-        let Some(c) = &self.checkpointing else {
-            return Ok(None);
-        };
-        let prev = apply::last_checkpoint_seq(&mut *conn).await?;
-        let pending = head.0.saturating_sub(prev) as u64;
-        let due = pending >= c.every_records
-            || (pending > 0 && (force || self.last_checkpoint_at.elapsed() >= c.every));
-        if !due {
-            return Ok(None);
+    /// After a failed or abandoned transaction the connection's state is unknown: close it
+    /// rather than give it back to the pool.
+    fn drop_connection(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
         }
-        let checkpoint = Checkpoint::sign(
-            &c.key,
-            head.0 as u64,
-            &head.1,
-            zt_os::clock::unix_now(),
-            prev as u64,
-        )
-        .map_err(|e| sqlx::Error::Protocol(format!("cannot sign a checkpoint: {e}")))?;
-        apply::insert_checkpoint(conn, &checkpoint).await?;
-        Ok(Some(checkpoint))
     }
 
     fn checkpoint_committed(&mut self, c: &Checkpoint) {
@@ -503,14 +511,20 @@ impl Writer {
         self.last_checkpoint_at = Instant::now();
     }
 
-    async fn checkpoint_transaction(&self) -> sqlx::Result<Option<Checkpoint>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CHAIN_LOCK)
-            .execute(&mut *tx)
+    async fn checkpoint_transaction(&mut self) -> sqlx::Result<Option<Checkpoint>> {
+        let mut tx = connection(&mut self.conn, &self.pool)
+            .await?
+            .begin_with(BEGIN_GROUP)
             .await?;
-        let head = apply::head(&mut tx).await?;
-        let checkpoint = self.checkpoint_within(&mut tx, &head, true).await?;
+        let (head, last_checkpoint) = apply::head(&mut tx).await?;
+        let checkpoint = checkpoint_within(
+            &mut tx,
+            self.checkpointing.as_ref(),
+            self.last_checkpoint_at,
+            (&head, last_checkpoint),
+            true,
+        )
+        .await?;
         tx.commit().await?;
         Ok(checkpoint)
     }
@@ -520,14 +534,61 @@ impl Writer {
         if self.checkpointing.is_none() {
             return;
         }
-        let result = self.checkpoint_transaction().await;
+        let result = tokio::time::timeout(STATEMENT_TIMEOUT, self.checkpoint_transaction())
+            .await
+            .unwrap_or_else(|_| Err(timed_out()));
         match result {
             Ok(Some(c)) => self.checkpoint_committed(&c),
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not write an audit checkpoint"),
+            Err(e) => {
+                self.drop_connection();
+                tracing::warn!(error = %e, "could not write an audit checkpoint");
+            }
         }
         self.last_checkpoint_at = Instant::now();
     }
+}
+
+/// The writer's connection, kept from group to group (no pool check before each), and opened
+/// again after a failure ([`Writer::drop_connection`]).
+async fn connection<'c>(
+    conn: &'c mut Option<PoolConnection<sqlx::Postgres>>,
+    pool: &PgPool,
+) -> sqlx::Result<&'c mut PgConnection> {
+    if conn.is_none() {
+        *conn = Some(pool.acquire().await?);
+    }
+    Ok(conn.as_mut().expect("just set"))
+}
+
+/// Within the chain lock: sign `head` if enough records came since the last checkpoint
+/// (any replica's, at `prev`), or `force` and any came at all.
+async fn checkpoint_within(
+    conn: &mut PgConnection,
+    checkpointing: Option<&Checkpointing>,
+    last_checkpoint_at: Instant,
+    (head, prev): (&(i64, String), i64),
+    force: bool,
+) -> sqlx::Result<Option<Checkpoint>> {
+    let Some(c) = checkpointing else {
+        return Ok(None);
+    };
+    let pending = head.0.saturating_sub(prev) as u64;
+    let due = pending >= c.every_records
+        || (pending > 0 && (force || last_checkpoint_at.elapsed() >= c.every));
+    if !due {
+        return Ok(None);
+    }
+    let checkpoint = Checkpoint::sign(
+        &c.key,
+        head.0 as u64,
+        &head.1,
+        zt_os::clock::unix_now(),
+        prev as u64,
+    )
+    .map_err(|e| sqlx::Error::Protocol(format!("cannot sign a checkpoint: {e}")))?;
+    apply::insert_checkpoint(conn, &checkpoint).await?;
+    Ok(Some(checkpoint))
 }
 
 #[cfg(test)]

@@ -24,92 +24,237 @@ impl From<sqlx::Error> for Applied {
     }
 }
 
-/// The last audit record's seq and hash ((0, GENESIS) when empty).
-pub(super) async fn head(conn: &mut PgConnection) -> sqlx::Result<(i64, String)> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.unwrap_or_else(|| (0, audit::GENESIS.to_owned())))
+/// Where a group starts, read once under the chain lock: the last audit record's seq and
+/// hash ((0, GENESIS) when empty) and the seq of the last checkpoint (0 when none). Only the
+/// lock's holder appends either, so both stay true until the group commits.
+pub(super) async fn head(conn: &mut PgConnection) -> sqlx::Result<((i64, String), i64)> {
+    let (seq, hash, checkpoint): (Option<i64>, Option<String>, i64) = sqlx::query_as(
+        "SELECT a.seq, a.hash, (SELECT coalesce(max(seq), 0)::bigint FROM audit_checkpoints)
+         FROM (SELECT 1) AS one
+         LEFT JOIN LATERAL (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) AS a ON true",
+    )
+    .fetch_one(conn)
+    .await?;
+    let head = match (seq, hash) {
+        (Some(seq), Some(hash)) => (seq, hash),
+        _ => (0, audit::GENESIS.to_owned()),
+    };
+    Ok((head, checkpoint))
 }
 
 /// Apply one write after the record at `head`; returns the new head.
+///
+/// Two round trips, whatever the write holds: one statement reads everything the write's
+/// rules need ([`Found`]), the rules are applied here (the SQLite store's, shared), and one
+/// statement writes it all. Reading then writing is race-free because every write of every
+/// replica runs under the chain lock, and a refusal leaves nothing to undo: nothing was
+/// written. The exception is `changes` (admin writes, rare), applied first; the caller
+/// wraps a write that has any in a savepoint.
 pub(super) async fn apply(
     conn: &mut PgConnection,
     write: &Write,
     head: &(i64, String),
 ) -> Result<(i64, String), Applied> {
-    if let Some((issuer, subject)) = &write.unless_revoked {
-        let revoked: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revocations WHERE kind = 'user' AND value = $1)",
-        )
-        .bind(Revocation::user_store_value(issuer, subject))
-        .fetch_one(&mut *conn)
-        .await?;
-        if revoked {
-            return Err(Applied::Refused(StoreError::IdentityRevoked));
-        }
-    }
     for change in &write.changes {
         apply_change(conn, change, write.audit.time).await?;
     }
-    for once in &write.once {
-        let inserted = sqlx::query(
-            "INSERT INTO used_once (kind, value, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(once.kind.as_str())
-        .bind(&once.value)
-        .bind(once.expires_at.min(i64::MAX as u64) as i64)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(Applied::Refused(StoreError::Replayed(once.kind)));
-        }
+    let found = Found::read(conn, write).await?;
+    if found.revoked {
+        return Err(Applied::Refused(StoreError::IdentityRevoked));
+    }
+    if let Some(kind) = found.replayed(write) {
+        return Err(Applied::Refused(StoreError::Replayed(kind)));
     }
     // After the single-use values: a replayed proof is refused as a replay, whoever's.
-    if let Some(device) = &write.device {
-        use_device(conn, device).await?;
+    let device = match &write.device {
+        None => None,
+        Some(device) => Some(found.device_write(device)?),
+    };
+    if found.serial_taken {
+        return Err(Applied::Refused(StoreError::SerialTaken));
     }
     let canonical = write.audit.canonical();
     let hash = audit::chain_hash(&head.1, &canonical);
     let seq = head.0 + 1;
-    sqlx::query("INSERT INTO audit (seq, record, prev_hash, hash) VALUES ($1, $2, $3, $4)")
-        .bind(seq)
-        .bind(&canonical)
-        .bind(&head.1)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(serial) = write.serial {
-        let (issuer, subject, valid_before) = write.serial_owner();
-        let result = sqlx::query(
-            "INSERT INTO serials (serial, audit_seq, issuer, subject, valid_before)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(serial as i64)
-        .bind(seq)
-        .bind(issuer)
-        .bind(subject)
-        .bind(valid_before)
-        .execute(&mut *conn)
-        .await;
-        match result {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(Applied::Refused(StoreError::SerialTaken));
-            }
-            Err(e) => return Err(Applied::Sql(e)),
-        }
-    }
+    record(conn, write, device, (seq, &canonical, &head.1, &hash)).await?;
     Ok((seq, hash))
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|code| code == "23505")
+/// What the database holds about one write.
+struct Found {
+    revoked: bool,
+    /// For each of the write's single-use values, in order: whether it is already spent.
+    spent: Vec<bool>,
+    serial_taken: bool,
+    /// The device's issuer, subject, status and posture failures, when it is registered.
+    device: Option<(String, String, String, String)>,
+}
+
+type FoundRow = (
+    bool,
+    Vec<bool>,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+impl Found {
+    async fn read(conn: &mut PgConnection, write: &Write) -> sqlx::Result<Found> {
+        let revoked = write
+            .unless_revoked
+            .as_ref()
+            .map(|(issuer, subject)| Revocation::user_store_value(issuer, subject));
+        let (kinds, values): (Vec<&str>, Vec<&str>) = write
+            .once
+            .iter()
+            .map(|once| (once.kind.as_str(), once.value.as_str()))
+            .unzip();
+        let (revoked, spent, serial_taken, issuer, subject, status, failing): FoundRow =
+            sqlx::query_as(
+                "SELECT
+                    $1::text IS NOT NULL AND EXISTS
+                        (SELECT 1 FROM revocations WHERE kind = 'user' AND value = $1),
+                    ARRAY(SELECT EXISTS
+                            (SELECT 1 FROM used_once u WHERE u.kind = w.kind AND u.value = w.value)
+                        FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS w (kind, value, n)
+                        ORDER BY w.n),
+                    $4::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM serials WHERE serial = $4),
+                    d.issuer, d.subject, d.status, d.posture_failing_since
+                 FROM (SELECT 1) AS one LEFT JOIN devices d ON d.id = $5::text",
+            )
+            .bind(revoked)
+            .bind(kinds)
+            .bind(values)
+            .bind(write.serial.map(|s| s as i64))
+            .bind(write.device.as_ref().map(|d| d.id.as_str()))
+            .fetch_one(conn)
+            .await?;
+        let device = match (issuer, subject, status, failing) {
+            (Some(issuer), Some(subject), Some(status), Some(failing)) => {
+                Some((issuer, subject, status, failing))
+            }
+            _ => None,
+        };
+        Ok(Found {
+            revoked,
+            spent,
+            serial_taken,
+            device,
+        })
+    }
+
+    /// The first of the write's single-use values that is spent: before this write, or by an
+    /// earlier one of its own values.
+    fn replayed(&self, write: &Write) -> Option<super::OnceKind> {
+        write.once.iter().enumerate().find_map(|(i, once)| {
+            let twice = write.once[..i]
+                .iter()
+                .any(|o| o.kind == once.kind && o.value == once.value);
+            (self.spent.get(i).copied().unwrap_or(true) || twice).then_some(once.kind)
+        })
+    }
+
+    /// Register the request's device on first use, or check and touch it (the SQLite store's
+    /// rules): refused when revoked, owned by another identity, or not approved where that is
+    /// required.
+    fn device_write(&self, device: &DeviceUse) -> Result<DeviceWrite, Applied> {
+        let (write, status) = match &self.device {
+            None => (
+                DeviceWrite::Register(failing_since(device, "{}")),
+                DeviceStatus::Registered,
+            ),
+            Some((issuer, subject, status, previous)) => {
+                if *issuer != device.issuer || *subject != device.subject {
+                    return Err(Applied::Refused(StoreError::DeviceOfAnotherUser));
+                }
+                (
+                    DeviceWrite::Touch(failing_since(device, previous)),
+                    stored_status(status),
+                )
+            }
+        };
+        verdict(status, device.require).map_err(Applied::Refused)?;
+        Ok(write)
+    }
+}
+
+/// What a write does to its device's row, with the posture failures to store (`None` keeps
+/// what is there).
+enum DeviceWrite {
+    Register(Option<String>),
+    Touch(Option<String>),
+}
+
+/// The write itself, in one statement: the single-use values, the device, the audit record
+/// `(seq, record, prev_hash, hash)` and the serial.
+async fn record(
+    conn: &mut PgConnection,
+    write: &Write,
+    device_write: Option<DeviceWrite>,
+    (seq, canonical, prev_hash, hash): (i64, &str, &str, &str),
+) -> sqlx::Result<()> {
+    let (kinds, values): (Vec<&str>, Vec<&str>) = write
+        .once
+        .iter()
+        .map(|once| (once.kind.as_str(), once.value.as_str()))
+        .unzip();
+    let expiries: Vec<i64> = write
+        .once
+        .iter()
+        .map(|once| once.expires_at.min(i64::MAX as u64) as i64)
+        .collect();
+    let (mode, failing) = match device_write {
+        None => (None, None),
+        Some(DeviceWrite::Register(failing)) => (Some("register"), failing),
+        Some(DeviceWrite::Touch(failing)) => (Some("touch"), failing),
+    };
+    let device = write.device.as_ref();
+    let (issuer, subject, valid_before) = write.serial_owner();
+    sqlx::query(
+        "WITH spent AS (
+            INSERT INTO used_once (kind, value, expires_at)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ), registered AS (
+            INSERT INTO devices (id, issuer, subject, hostname, os, first_seen, last_seen,
+                status, posture_failing_since)
+            SELECT $4, $5, $6, coalesce($7, ''), coalesce($8, ''), $9, $9, 'registered',
+                coalesce($10, '{}')
+            WHERE $11::text = 'register'
+         ), touched AS (
+            UPDATE devices SET last_seen = $9,
+                hostname = coalesce($7, hostname), os = coalesce($8, os),
+                posture_failing_since = coalesce($10, posture_failing_since)
+            WHERE id = $4 AND $11::text = 'touch'
+         ), serial AS (
+            INSERT INTO serials (serial, audit_seq, issuer, subject, valid_before)
+            SELECT $12, $13, $14, $15, $16 WHERE $12::bigint IS NOT NULL
+         )
+         INSERT INTO audit (seq, record, prev_hash, hash) VALUES ($13, $17, $18, $19)",
+    )
+    .bind(kinds)
+    .bind(values)
+    .bind(expiries)
+    .bind(device.map(|d| d.id.as_str()))
+    .bind(device.map(|d| d.issuer.as_str()))
+    .bind(device.map(|d| d.subject.as_str()))
+    .bind(device.and_then(|d| d.hostname.as_deref()))
+    .bind(device.and_then(|d| d.os.as_deref()))
+    .bind(device.map(|d| d.now.min(i64::MAX as u64) as i64))
+    .bind(failing)
+    .bind(mode)
+    .bind(write.serial.map(|s| s as i64))
+    .bind(seq)
+    .bind(issuer)
+    .bind(subject)
+    .bind(valid_before)
+    .bind(canonical)
+    .bind(prev_hash)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn apply_change(conn: &mut PgConnection, change: &Change, time: u64) -> Result<(), Applied> {
@@ -164,62 +309,6 @@ async fn apply_change(conn: &mut PgConnection, change: &Change, time: u64) -> Re
         }
     }
     Ok(())
-}
-
-/// Register `device` on first use, or check and touch it (see the SQLite store's twin).
-async fn use_device(conn: &mut PgConnection, device: &DeviceUse) -> Result<(), Applied> {
-    let known: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT issuer, subject, status, posture_failing_since FROM devices WHERE id = $1",
-    )
-    .bind(&device.id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let status = match known {
-        None => {
-            sqlx::query(
-                "INSERT INTO devices (id, issuer, subject, hostname, os, first_seen, last_seen,
-                    status, posture_failing_since)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, 'registered', coalesce($7, '{}'))",
-            )
-            .bind(&device.id)
-            .bind(&device.issuer)
-            .bind(&device.subject)
-            .bind(device.hostname.as_deref().unwrap_or_default())
-            .bind(device.os.as_deref().unwrap_or_default())
-            .bind(device.now as i64)
-            .bind(failing_since(device, "{}"))
-            .execute(&mut *conn)
-            .await?;
-            DeviceStatus::Registered
-        }
-        Some((issuer, subject, status, previous)) => {
-            if issuer != device.issuer || subject != device.subject {
-                return Err(Applied::Refused(StoreError::DeviceOfAnotherUser));
-            }
-            sqlx::query(
-                "UPDATE devices SET last_seen = $2,
-                    hostname = coalesce($3, hostname), os = coalesce($4, os),
-                    posture_failing_since = coalesce($5, posture_failing_since)
-                 WHERE id = $1",
-            )
-            .bind(&device.id)
-            .bind(device.now as i64)
-            .bind(device.hostname.as_deref())
-            .bind(device.os.as_deref())
-            .bind(failing_since(device, &previous))
-            .execute(&mut *conn)
-            .await?;
-            stored_status(&status)
-        }
-    };
-    verdict(status, device.require).map_err(Applied::Refused)
-}
-
-/// The seq of the last checkpoint (0 when none).
-pub(super) async fn last_checkpoint_seq(conn: &mut PgConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT coalesce(max(seq), 0)::bigint FROM audit_checkpoints")
-        .fetch_one(conn)
-        .await
 }
 
 pub(super) async fn insert_checkpoint(
