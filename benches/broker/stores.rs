@@ -143,18 +143,9 @@ const STATS_DB: &str = "template1";
 
 /// One row of integers from `sql`, run by `psql` as the test role in `database`.
 fn query(server: &Postgres, database: &str, sql: &str) -> Result<Vec<i64>> {
-    let out = Command::new(psql())
-        .args(["-X", "-q", "-A", "-t", "-F", " ", "-v", "ON_ERROR_STOP=1"])
-        .args(["-h", "127.0.0.1", "-p", &server.port().to_string()])
-        .args(["-U", postgres::ROLE, "-d", database, "-c", sql])
-        .env("PGPASSWORD", postgres::PASSWORD)
-        .stdin(Stdio::null())
-        .output()
-        .context("run psql")?;
-    if !out.status.success() {
-        bail!("psql -c {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    String::from_utf8_lossy(&out.stdout)
+    server
+        .psql(database, sql)
+        .map_err(anyhow::Error::msg)?
         .split_whitespace()
         .map(|n| {
             n.parse()

@@ -122,7 +122,7 @@ fn has_raw_control(text: &str) -> bool {
 fn control_characters_in_identity_fields_never_reach_key_ids_audit_or_logs() {
     let (idp, broker) = setup();
     let forged_line = "2026-01-01T00:00:00Z  INFO zt_broker::http: certificate issued rule=root";
-    let sub = format!("mallory\n{forged_line}\r\u{1b}[2K\u{0}");
+    let sub = format!("mallory\n{forged_line}\r\u{1b}[2K\u{7}");
     let mut claims = idp.claims("mallory", &["sre"]);
     claims["sub"] = sub.clone().into();
     claims["email"] = "m\r\nallory@example.com\u{7}".into();
@@ -145,6 +145,17 @@ fn control_characters_in_identity_fields_never_reach_key_ids_audit_or_logs() {
     evil["iss"] = format!("https://evil.example/\n{forged_line}").into();
     let evil = idp.rs256(json!({"kid": RSA_KID}), &evil);
     assert_eq!(Caller::new(&broker.url).exchange(&evil).status, 400);
+    // A NUL names no identity (and PostgreSQL could not store it): refused, not escaped.
+    let mut nul = idp.claims("x", &["sre"]);
+    nul["sub"] = format!("mallory\u{0}{forged_line}").into();
+    let nul = idp.rs256(json!({"kid": RSA_KID}), &nul);
+    let reply = Caller::new(&broker.url).exchange(&nul);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.str("error_description").contains("NUL"),
+        "{}",
+        reply.body
+    );
 
     for record in broker.audit_raw() {
         assert!(

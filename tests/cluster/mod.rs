@@ -35,7 +35,20 @@ pub struct Cluster {
 
 impl Cluster {
     /// `None` when a peer is missing (the test skips, or fails under ZT_REQUIRE_PEERS=1).
+    /// Behind a balancer every request comes from its address (README), and the load tests
+    /// run a few identities flat out: the request rate limits are off.
     pub fn start(n: usize) -> Option<Cluster> {
+        Cluster::start_with(
+            n,
+            &[
+                ("per_address_per_minute", 0),
+                ("per_identity_per_minute", 0),
+            ],
+        )
+    }
+
+    /// Like [`Cluster::start`], with `limits` as the config's `[limits]`.
+    pub fn start_with(n: usize, limits: &[(&str, i64)]) -> Option<Cluster> {
         if !require_peers(&[Peer::Postgres]) {
             return None;
         }
@@ -51,11 +64,10 @@ impl Cluster {
             store.remove("sqlite");
             store.insert("postgres".into(), url.into());
             store.insert("postgres_password_file".into(), "db-password".into());
-            // Behind a balancer every request comes from its address (README), and the load
-            // tests run a few identities flat out.
-            let mut limits = toml::Table::new();
-            limits.insert("per_address_per_minute".into(), 0.into());
-            limits.insert("per_identity_per_minute".into(), 0.into());
+            let limits: toml::Table = limits
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).into()))
+                .collect();
             config.insert("limits".into(), limits.into());
         });
         zt_os::files::write_private(

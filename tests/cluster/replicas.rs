@@ -239,3 +239,43 @@ fn with_the_database_down_every_replica_is_unready_and_issues_nothing() {
     // certificates after it came back were.
     assert_eq!(cluster.verified_records(), before + 2);
 }
+
+/// Rate limits are per replica (README "Running several brokers"): an identity gets its burst
+/// at each replica, so N replicas give it N times the configured burst, and no more.
+#[test]
+fn an_identity_gets_its_burst_at_each_replica_and_no_more() {
+    const BURST: usize = 3;
+    const REPLICAS: usize = 3;
+    // One request a minute once the burst is spent: none comes back during the test.
+    let Some(cluster) = Cluster::start_with(
+        REPLICAS,
+        &[
+            ("per_address_per_minute", 0),
+            ("per_identity_per_minute", 1),
+            ("per_identity_burst", BURST as i64),
+        ],
+    ) else {
+        return;
+    };
+    let caller = Caller::new(&cluster.public_url);
+    let mut accepted = vec![0; REPLICAS];
+    // Twice the burst at every replica, in turn, for one identity (each with an ID token and
+    // a proof of its own: only the limit can refuse them).
+    for _ in 0..2 * BURST {
+        for (replica, url) in cluster.replicas.iter().enumerate() {
+            let form = exchange_form(&cluster.idp.id_token("limited", &["sre"]));
+            let reply = caller.exchange_at(url, &form, Some(&caller.token_proof()));
+            match reply.status {
+                200 => accepted[replica] += 1,
+                429 => assert_eq!(reply.error(), Some("rate_limited"), "{}", reply.body),
+                _ => panic!("replica {replica}: {reply:?}"),
+            }
+        }
+    }
+    assert_eq!(accepted, vec![BURST; REPLICAS]);
+    // Another identity (on a device of its own) is not held back by the first.
+    let other = Caller::new(&cluster.public_url);
+    let form = exchange_form(&cluster.idp.id_token("unlimited", &["sre"]));
+    let reply = other.exchange_at(&cluster.replicas[0], &form, Some(&other.token_proof()));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use zt_testkit::idp::TestIdp;
+use zt_testkit::postgres::Postgres;
 use zt_testkit::process::{GroupChild, run_ok, wait_until};
 use zt_testkit::{free_port, tempdir};
 
@@ -49,6 +50,29 @@ pub struct Broker {
     pub dir: tempfile::TempDir,
     _child: Option<GroupChild>,
     log: PathBuf,
+    /// The broker's database server, with `ZT_TEST_STORE=postgres` (after `_child`: the
+    /// broker goes first).
+    postgres: Option<Postgres>,
+}
+
+/// The environment variable that puts every broker of this file on PostgreSQL.
+pub const STORE_ENV: &str = "ZT_TEST_STORE";
+
+/// Whether this run's brokers keep their state in PostgreSQL rather than SQLite:
+/// `ZT_TEST_STORE=postgres` gives each broker a private PostgreSQL server of its own
+/// (`zt_testkit::postgres`), migrated by `zt-broker migrate`, so that the tests that drive
+/// one broker on SQLite drive the PostgreSQL store the same way (tests/README.md).
+pub fn on_postgres() -> bool {
+    match std::env::var(STORE_ENV).as_deref() {
+        Err(_) | Ok("" | "sqlite") => false,
+        Ok("postgres") => {
+            if let Some(why) = zt_testkit::postgres::unavailable() {
+                panic!("{STORE_ENV}=postgres, but {why}");
+            }
+            true
+        }
+        Ok(other) => panic!("{STORE_ENV}={other:?}: expected sqlite or postgres"),
+    }
 }
 
 impl Broker {
@@ -113,8 +137,16 @@ impl Broker {
         let config_path = home.join("zt-broker.toml");
         let mut config: toml::Table =
             toml::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+        let postgres = on_postgres().then(|| use_postgres(&home, &mut config));
         configure(&mut config);
         std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
+        if postgres.is_some() {
+            run_ok(
+                Command::new(ZT_BROKER)
+                    .args(["migrate", "--config"])
+                    .arg(&config_path),
+            );
+        }
         let url = config["server"]["public_url"].as_str().unwrap().to_owned();
         let log = dir.path().join("broker.log");
         Broker {
@@ -122,6 +154,7 @@ impl Broker {
             dir,
             _child: None,
             log,
+            postgres,
         }
     }
 
@@ -171,6 +204,7 @@ impl Broker {
             dir,
             _child: None,
             log,
+            postgres: None,
         }
     }
 
@@ -222,6 +256,15 @@ impl Broker {
 
     /// Audit records exactly as stored, in chain order.
     pub fn audit_raw(&self) -> Vec<String> {
+        if let Some(postgres) = &self.postgres {
+            // A record is one line of JSON.
+            return postgres
+                .psql("postgres", "SELECT record FROM audit ORDER BY seq")
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+        }
         let conn = rusqlite::Connection::open(self.home().join("zt-broker.db")).unwrap();
         let mut stmt = conn
             .prepare("SELECT record FROM audit ORDER BY seq")
@@ -229,6 +272,22 @@ impl Broker {
         let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
         rows.map(|r| r.unwrap()).collect()
     }
+}
+
+/// Start a PostgreSQL server for the broker in `home`, and point `config`'s store at it (the
+/// password in a private file, as in production).
+fn use_postgres(home: &std::path::Path, config: &mut toml::Table) -> Postgres {
+    let postgres = Postgres::start();
+    let password = home.join("db-password");
+    zt_os::files::write_private(&password, zt_testkit::postgres::PASSWORD.as_bytes()).unwrap();
+    let mut store = toml::Table::new();
+    store.insert("postgres".into(), postgres.url().into());
+    store.insert(
+        "postgres_password_file".into(),
+        password.to_str().unwrap().into(),
+    );
+    config.insert("store".into(), store.into());
+    postgres
 }
 
 /// A test CA and a server certificate it signed for 127.0.0.1, as PEM

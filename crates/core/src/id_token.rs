@@ -190,6 +190,27 @@ pub(crate) fn ledger_key(issuer: &str, jti: Option<&str>, token: &str) -> String
     }
 }
 
+/// The longest subject the broker accepts, in bytes. OpenID Connect allows 255 ASCII
+/// characters; this leaves room for identity providers that go further, and keeps an
+/// identity within what a store indexes (PostgreSQL's index entries stop near 2.7 KB).
+pub const MAX_SUBJECT_BYTES: usize = 1024;
+
+/// What makes `subject` unfit to name an identity, if anything: empty, longer than
+/// [`MAX_SUBJECT_BYTES`], or holding a NUL, which no identity provider means and
+/// PostgreSQL's text cannot store. Other control characters are kept and escaped wherever
+/// the subject is shown.
+pub(crate) fn subject_fault(subject: &str) -> Option<String> {
+    if subject.is_empty() {
+        Some("is empty".into())
+    } else if subject.len() > MAX_SUBJECT_BYTES {
+        Some(format!("is longer than {MAX_SUBJECT_BYTES} bytes"))
+    } else if subject.contains('\0') {
+        Some("holds a NUL character".into())
+    } else {
+        None
+    }
+}
+
 /// Which `typ` headers a token may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TypPolicy {
@@ -277,8 +298,8 @@ fn check_claims(claims: &Claims, expect: &Expectations<'_>) -> Result<(), IdToke
             found: claims.iss.clone(),
         });
     }
-    if claims.sub.is_empty() {
-        return Err(IdTokenError::BadClaims("sub is empty".into()));
+    if let Some(why) = subject_fault(&claims.sub) {
+        return Err(IdTokenError::BadClaims(format!("sub {why}")));
     }
     let audiences = claims.aud.values();
     if !audiences.contains(&expect.client_id) {

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::id_token::{
-    IdTokenError, TokenBounds, TokenTimes, TypPolicy, check_times, ledger_key, verified_payload,
+    IdTokenError, TokenBounds, TokenTimes, TypPolicy, check_times, ledger_key, subject_fault,
+    verified_payload,
 };
 use crate::jose;
 use crate::policy::Identity;
@@ -119,6 +120,12 @@ pub fn verify(
             ))
         })?
         .to_owned();
+    if let Some(why) = subject_fault(&subject) {
+        return Err(IdTokenError::BadClaims(format!(
+            "{} (the workload's name) {why}",
+            expect.subject_claim
+        )));
+    }
     let claims = flatten(&payload);
     let token_id = ledger_key(&times.iss, times.jti.as_deref(), token);
     Ok(VerifiedWorkloadToken {

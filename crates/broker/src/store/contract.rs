@@ -451,6 +451,12 @@ async fn issued_knows_serials_key_ids_keys_and_users(fixture: Fixture) {
         .commit(certificate("c1-c1-c1", 21, "carol", 500))
         .await
         .unwrap();
+    // An IdP's claim with a NUL is recorded (JSON escapes it); the search must still work.
+    let mut nul = certificate("c2-c2-c2", 23, "erin", 500);
+    if let Some(identity) = &mut nul.audit.identity {
+        identity.email = Some("erin\0@example.com".into());
+    }
+    store.commit(nul).await.unwrap();
     let yes = [
         Revocation::Serial(21),
         Revocation::KeyId("key-21".into()),

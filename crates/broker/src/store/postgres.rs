@@ -414,7 +414,7 @@ impl Writer {
 
     async fn commit_batch(&mut self, commits: Vec<(Write, Reply)>) {
         self.batches.fetch_add(1, Ordering::Relaxed);
-        let outcome = tokio::time::timeout(STATEMENT_TIMEOUT, self.try_batch(&commits))
+        let outcome = tokio::time::timeout(STATEMENT_TIMEOUT, self.try_batch(&commits, false))
             .await
             .unwrap_or_else(|_| Err(timed_out()));
         match outcome {
@@ -440,10 +440,12 @@ impl Writer {
     /// One transaction for the group, on the writer's own connection. An error here rolls
     /// all of it back (the transaction is dropped without a commit) and fails every write in
     /// it. Round trips: the begin with the lock, the head, two per write (four with
-    /// `changes`), the commit; now and then a pruning and a checkpoint.
+    /// `changes`), the commit; now and then a pruning and a checkpoint (`force`: whenever any
+    /// record came since the last one; with no `commits`, that is all it does).
     async fn try_batch(
         &mut self,
         commits: &[(Write, Reply)],
+        force: bool,
     ) -> sqlx::Result<(Vec<Result<(), StoreError>>, Option<Checkpoint>)> {
         let prune = self.batches.load(Ordering::Relaxed) % 64 == 63;
         let mut tx = connection(&mut self.conn, &self.pool)
@@ -490,7 +492,7 @@ impl Writer {
             self.checkpointing.as_ref(),
             self.last_checkpoint_at,
             (&head, last_checkpoint),
-            false,
+            force,
         )
         .await?;
         tx.commit().await?;
@@ -511,35 +513,17 @@ impl Writer {
         self.last_checkpoint_at = Instant::now();
     }
 
-    async fn checkpoint_transaction(&mut self) -> sqlx::Result<Option<Checkpoint>> {
-        let mut tx = connection(&mut self.conn, &self.pool)
-            .await?
-            .begin_with(BEGIN_GROUP)
-            .await?;
-        let (head, last_checkpoint) = apply::head(&mut tx).await?;
-        let checkpoint = checkpoint_within(
-            &mut tx,
-            self.checkpointing.as_ref(),
-            self.last_checkpoint_at,
-            (&head, last_checkpoint),
-            true,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(checkpoint)
-    }
-
     /// A checkpoint in a transaction of its own (timer, close).
     async fn checkpoint_alone(&mut self) {
         if self.checkpointing.is_none() {
             return;
         }
-        let result = tokio::time::timeout(STATEMENT_TIMEOUT, self.checkpoint_transaction())
+        let result = tokio::time::timeout(STATEMENT_TIMEOUT, self.try_batch(&[], true))
             .await
             .unwrap_or_else(|_| Err(timed_out()));
         match result {
-            Ok(Some(c)) => self.checkpoint_committed(&c),
-            Ok(None) => {}
+            Ok((_, Some(c))) => self.checkpoint_committed(&c),
+            Ok((_, None)) => {}
             Err(e) => {
                 self.drop_connection();
                 tracing::warn!(error = %e, "could not write an audit checkpoint");

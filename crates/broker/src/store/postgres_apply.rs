@@ -10,6 +10,7 @@ use super::sqlite_hosts::{revocation_list, revoked_users};
 use super::{Change, DeviceUse, EnrolmentToken, StoreError, StoredRecord, Write};
 use zt_core::audit::{self, checkpoint::Checkpoint};
 use zt_core::device::{Attestation, Device, DeviceStatus};
+use zt_core::jose;
 use zt_core::revocation::{Revocation, RevocationList};
 
 /// Why a write was not applied: the store refused it, or PostgreSQL failed.
@@ -80,6 +81,18 @@ pub(super) async fn apply(
     Ok((seq, hash))
 }
 
+/// A write's single-use values as the `used_once` table keys them: the kind, and a hash of
+/// the value. The values are whatever a client or an identity provider chose (an ID token's
+/// `jti` is the IdP's, of any length); a hash always fits the primary key's index and never
+/// holds a NUL, which PostgreSQL's text cannot store. Either would fail the whole group.
+fn once_keys(write: &Write) -> (Vec<&'static str>, Vec<String>) {
+    write
+        .once
+        .iter()
+        .map(|once| (once.kind.as_str(), jose::sha256_b64(once.value.as_bytes())))
+        .unzip()
+}
+
 /// What the database holds about one write.
 struct Found {
     revoked: bool,
@@ -106,11 +119,7 @@ impl Found {
             .unless_revoked
             .as_ref()
             .map(|(issuer, subject)| Revocation::user_store_value(issuer, subject));
-        let (kinds, values): (Vec<&str>, Vec<&str>) = write
-            .once
-            .iter()
-            .map(|once| (once.kind.as_str(), once.value.as_str()))
-            .unzip();
+        let (kinds, values) = once_keys(write);
         let (revoked, spent, serial_taken, issuer, subject, status, failing): FoundRow =
             sqlx::query_as(
                 "SELECT
@@ -195,11 +204,7 @@ async fn record(
     device_write: Option<DeviceWrite>,
     (seq, canonical, prev_hash, hash): (i64, &str, &str, &str),
 ) -> sqlx::Result<()> {
-    let (kinds, values): (Vec<&str>, Vec<&str>) = write
-        .once
-        .iter()
-        .map(|once| (once.kind.as_str(), once.value.as_str()))
-        .unzip();
+    let (kinds, values) = once_keys(write);
     let expiries: Vec<i64> = write
         .once
         .iter()
@@ -483,38 +488,47 @@ pub(super) async fn device(pool: &PgPool, id: &str) -> sqlx::Result<Option<Devic
 
 /// Whether a certificate the revocation names was ever issued (see the SQLite store's twin).
 pub(super) async fn issued(pool: &PgPool, what: &Revocation) -> sqlx::Result<bool> {
-    macro_rules! issue_records {
-        ($condition:literal) => {
-            concat!(
-                "SELECT EXISTS (SELECT 1 FROM audit
-                 WHERE (record::jsonb)->>'kind' IN ('certificate_issued', 'host_certificate_issued')",
-                " AND ",
-                $condition,
-                ")"
-            )
-        };
-    }
-    let query = match what {
+    let (field, value) = match what {
         Revocation::Serial(serial) => {
             return sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM serials WHERE serial = $1)")
                 .bind(*serial as i64)
                 .fetch_one(pool)
                 .await;
         }
-        Revocation::KeyId(key_id) => sqlx::query_scalar(issue_records!(
-            "(record::jsonb)#>>'{certificate,key_id}' = $1"
-        ))
-        .bind(key_id.clone()),
-        Revocation::Key(fingerprint) => sqlx::query_scalar(issue_records!(
-            "(record::jsonb)#>>'{certificate,key_fingerprint}' = $1"
-        ))
-        .bind(fingerprint.clone()),
         // Through the serials' user index, not a scan of the log.
-        Revocation::User { issuer, subject } => sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM serials WHERE issuer = $1 AND subject = $2)",
-        )
-        .bind(issuer.clone())
-        .bind(subject.clone()),
+        Revocation::User { issuer, subject } => {
+            return sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM serials WHERE issuer = $1 AND subject = $2)",
+            )
+            .bind(issuer)
+            .bind(subject)
+            .fetch_one(pool)
+            .await;
+        }
+        Revocation::KeyId(key_id) => ("key_id", key_id),
+        Revocation::Key(fingerprint) => ("key_fingerprint", fingerprint),
     };
-    query.fetch_one(pool).await
+    // A scan of the log for the records that hold the field's exact canonical text, each then
+    // read here. Not with PostgreSQL's JSON functions: they refuse a whole record that holds
+    // an escaped NUL (`\u0000`, which an IdP's claim may put there), and one such record
+    // would make every search fail.
+    let fragment = format!(
+        "{}:{}",
+        serde_json::Value::from(field),
+        serde_json::Value::from(value.as_str())
+    );
+    let records: Vec<String> =
+        sqlx::query_scalar("SELECT record FROM audit WHERE strpos(record, $1) > 0")
+            .bind(fragment)
+            .fetch_all(pool)
+            .await?;
+    Ok(records.iter().any(|record| {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(record) else {
+            return false;
+        };
+        matches!(
+            record["kind"].as_str(),
+            Some("certificate_issued" | "host_certificate_issued")
+        ) && record["certificate"][field].as_str() == Some(value.as_str())
+    }))
 }

@@ -97,6 +97,31 @@ fn a_good_token_yields_the_identity() {
 }
 
 #[test]
+fn a_subject_that_cannot_name_an_identity_is_refused() {
+    let longest = "s".repeat(MAX_SUBJECT_BYTES);
+    for (sub, fault) in [
+        ("", Some("sub is empty")),
+        ("alice\0", Some("sub holds a NUL character")),
+        (
+            &*format!("{longest}s"),
+            Some("sub is longer than 1024 bytes"),
+        ),
+        (&*longest, None),
+        // Other control characters are the printers' business (escaped wherever shown).
+        ("alice\n\u{1b}[2K", None),
+    ] {
+        let result = check(&with(good_claims(), "sub", json!(sub)));
+        match fault {
+            Some(fault) => assert_eq!(
+                result.map(|ok| ok.identity.subject),
+                Err(IdTokenError::BadClaims(fault.into())),
+            ),
+            None => assert_eq!(result.unwrap().identity.subject, sub),
+        }
+    }
+}
+
+#[test]
 fn unverified_email_is_dropped() {
     let ok = check(&with(good_claims(), "email_verified", json!(false))).unwrap();
     assert_eq!(ok.identity.email, None);

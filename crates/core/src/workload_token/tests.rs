@@ -145,6 +145,23 @@ fn another_subject_claim_can_name_the_workload() {
 }
 
 #[test]
+fn a_workload_name_that_cannot_name_an_identity_is_refused() {
+    for (sub, fault) in [
+        ("repo:acme/app\0", "holds a NUL character"),
+        (&*"r".repeat(1025), "is longer than 1024 bytes"),
+    ] {
+        let error = verify(
+            &sign(&with(github(), "sub", json!(sub))),
+            &jwks(),
+            &expect(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains(fault), "{error}");
+    }
+}
+
+#[test]
 fn forged_headers_are_refused_as_for_id_tokens() {
     let payload = jose::b64(serde_json::to_vec(&github()).unwrap());
     for header in [
