@@ -1,14 +1,19 @@
 //! What a client sends to one replica counts at all of them: single-use values, serials,
 //! revocations, the KRL and the audit chain live in the one database.
 
+use std::path::Path;
+use std::process::Output;
 use zt_core::requests::exchange_form;
+
 use zt_testkit::broker_client::{Caller, ssh_key};
+use zt_testkit::haproxy::Haproxy;
 use zt_testkit::http::{JsonResponse, block_on, client};
 use zt_testkit::ssh::{KeyPair, ssh_command};
 use zt_testkit::sshd::{SshdBuilder, current_login};
 use zt_testkit::{Peer, require_peers};
 
 use super::Cluster;
+use crate::hosts::admin::{Target, create_token, text};
 
 /// `send(replica)` at every replica at once; the answers in replica order.
 fn race(replicas: &[String], send: impl Fn(&str) -> JsonResponse + Sync) -> Vec<JsonResponse> {
@@ -82,6 +87,38 @@ fn a_value_raced_at_two_replicas_is_accepted_once_and_the_log_is_one_chain() {
     assert_eq!(issued, 15);
 }
 
+/// A certificate for `subject` from `replica`: its serial, and the key pair in `dir` with the
+/// certificate beside it.
+fn certificate_from(cluster: &Cluster, replica: &str, subject: &str, dir: &Path) -> (u64, KeyPair) {
+    let caller = Caller::new(&cluster.public_url);
+    let token = access_token(cluster, &caller, subject);
+    let key = ssh_key();
+    let (proof, body) = caller.certificate_body(&token, &key);
+    let reply = caller.certificate_at(replica, Some(&format!("DPoP {token}")), Some(&proof), &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let pair = KeyPair {
+        private: dir.join("id"),
+        public: dir.join("id.pub"),
+    };
+    zt_os::files::write_private(
+        &pair.private,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    std::fs::write(pair.certificate_path(), reply.str("certificate")).unwrap();
+    (zt_testkit::serial(&reply.body["serial"]), pair)
+}
+
+/// `ssh` with `pair` to `port` as `login`, trusting `host_key` there; the output of `true`.
+fn ssh_true(port: u16, login: &str, pair: &KeyPair, host_key: &str, dir: &Path) -> Output {
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {host_key}\n")).unwrap();
+    ssh_command(port, login, pair, &pair.certificate_path(), &known_hosts)
+        .arg("true")
+        .output()
+        .unwrap()
+}
+
 /// An access token for `subject` (group sre), exchanged at the first replica.
 fn access_token(cluster: &Cluster, caller: &Caller, subject: &str) -> String {
     let form = exchange_form(&cluster.idp.id_token(subject, &["sre"]));
@@ -125,25 +162,8 @@ fn a_certificate_from_one_replica_is_refused_by_sshd_after_a_krl_sync_from_anoth
     assert_eq!(discovery(a), discovery(b), "one discovery document");
 
     // Replica A issues the certificate.
-    let caller = Caller::new(&cluster.public_url);
-    let token = access_token(&cluster, &caller, "mallory");
-    let key = ssh_key();
-    let (proof, body) = caller.certificate_body(&token, &key);
-    let reply = caller.certificate_at(a, Some(&format!("DPoP {token}")), Some(&proof), &body);
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let serial = zt_testkit::serial(&reply.body["serial"]);
     let dir = zt_testkit::tempdir();
-    let pair = KeyPair {
-        private: dir.path().join("id"),
-        public: dir.path().join("id.pub"),
-    };
-    zt_os::files::write_private(
-        &pair.private,
-        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let cert = pair.certificate_path();
-    std::fs::write(&cert, reply.str("certificate")).unwrap();
+    let (serial, pair) = certificate_from(&cluster, a, "mallory", dir.path());
 
     // A target that syncs its KRL from replica B, before and after the revocation.
     let login = current_login();
@@ -156,18 +176,7 @@ fn a_certificate_from_one_replica_is_refused_by_sshd_after_a_krl_sync_from_anoth
         .revoked_keys(&revoked_keys);
     let host_key = target.host_public_key();
     let sshd = target.start();
-    let known_hosts = dir.path().join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!("[127.0.0.1]:{} {host_key}\n", sshd.port),
-    )
-    .unwrap();
-    let ssh = || {
-        ssh_command(sshd.port, &login, &pair, &cert, &known_hosts)
-            .arg("true")
-            .output()
-            .unwrap()
-    };
+    let ssh = || ssh_true(sshd.port, &login, &pair, &host_key, dir.path());
     let out = ssh();
     assert!(
         out.status.success(),
@@ -198,6 +207,55 @@ fn a_certificate_from_one_replica_is_refused_by_sshd_after_a_krl_sync_from_anoth
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        sshd.wait_for_log("revoked", std::time::Duration::from_secs(10)),
+        "sshd log:\n{}",
+        sshd.log()
+    );
+}
+
+/// The same through `zt host`: a host enrolled through the balancer runs `zt host krl-sync`
+/// while the replica that issued a certificate is down, so the KRL comes from the other one,
+/// and sshd refuses the revoked certificate.
+#[test]
+fn zt_host_krl_sync_through_the_balancer_gets_the_other_replicas_krl() {
+    if !require_peers(&[Peer::Sshd, Peer::Haproxy]) {
+        return;
+    }
+    let Some(mut cluster) = Cluster::start(2) else {
+        return;
+    };
+    let _balancer = Haproxy::start(cluster.public_port, &cluster.servers());
+    let login = current_login();
+    let builder = SshdBuilder::new().principals(&login, &["ops"]);
+    let target = Target::in_dir(builder.dir());
+    let token = create_token(&cluster.broker, "127.0.0.1", "10m");
+    let out = target.enroll(&cluster.broker, &token, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let host_key = builder.host_public_key();
+    let include = format!("Include {}/sshd_config.d/*.conf", builder.dir().display());
+    let sshd = builder.config_line(&include).start();
+
+    let dir = zt_testkit::tempdir();
+    let a = cluster.replicas[0].clone();
+    let (serial, pair) = certificate_from(&cluster, &a, "trent", dir.path());
+    let ssh = || ssh_true(sshd.port, &login, &pair, &host_key, dir.path());
+    let out = ssh();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = cluster.admin(&["revoke", "--serial", &serial.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Replica A is gone; the balancer has only B left.
+    cluster.kill(0);
+    let out = target.zt_host(&["krl-sync", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("updated"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ssh();
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
     assert!(
         sshd.wait_for_log("revoked", std::time::Duration::from_secs(10)),
         "sshd log:\n{}",
