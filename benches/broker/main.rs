@@ -254,6 +254,20 @@ impl Stats {
     fn percentile(&self, p: f64) -> Duration {
         percentile(&self.latencies, p)
     }
+
+    /// `N ok, N failed in S s = R/s; p50 … ms, p99 … ms`, the start of every level's line
+    /// (`unit`: what one success is, e.g. `certs`).
+    fn summary(&self, unit: &str) -> String {
+        format!(
+            "{} ok, {} failed in {:.2} s = {:.0} {unit}/s; p50 {:.2} ms, p99 {:.2} ms",
+            self.ok,
+            self.failed,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            ms(self.percentile(50.0)),
+            ms(self.percentile(99.0)),
+        )
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -462,14 +476,9 @@ fn main() -> Result<()> {
                     None => String::new(),
                 };
                 println!(
-                    "{:<11} concurrency {concurrency:>3}: {} ok, {} failed in {:.2} s = {:.0} certs/s; p50 {:.2} ms, p99 {:.2} ms; audit certificate_issued rows +{}; broker CPU {:.0} µs/cert; client prep {:.0} µs/request (untimed){nonce_note}",
+                    "{:<11} concurrency {concurrency:>3}: {}; audit certificate_issued rows +{}; broker CPU {:.0} µs/cert; client prep {:.0} µs/request (untimed){nonce_note}",
                     posture.label(),
-                    stats.ok,
-                    stats.failed,
-                    stats.elapsed.as_secs_f64(),
-                    stats.rate(),
-                    ms(stats.percentile(50.0)),
-                    ms(stats.percentile(99.0)),
+                    stats.summary("certs"),
                     check.issued,
                     cpu_micros.unwrap_or(f64::NAN),
                     level.prep_per_request.as_secs_f64() * 1e6,

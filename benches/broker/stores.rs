@@ -737,14 +737,9 @@ fn print_level(setup: Setup, concurrency: usize, level: &Level) {
     let s = &level.stats;
     let [brokers, postgres, balancer, clients] = level.micros().map(cell);
     println!(
-        "{:<33} clients {concurrency:>3}: {} ok, {} failed in {:.2} s = {:.0} certs/s; p50 {:.2} ms, p99 {:.2} ms; audit +{}; CPU µs/cert: brokers {brokers}, PostgreSQL {postgres}, HAProxy {balancer}, clients {clients} ({:.2} cores busy); per cert: {} transactions, {} WAL syncs",
+        "{:<33} clients {concurrency:>3}: {}; audit +{}; CPU µs/cert: brokers {brokers}, PostgreSQL {postgres}, HAProxy {balancer}, clients {clients} ({:.2} cores busy); per cert: {} transactions, {} WAL syncs",
         setup.label,
-        s.ok,
-        s.failed,
-        s.elapsed.as_secs_f64(),
-        s.rate(),
-        ms(s.percentile(50.0)),
-        ms(s.percentile(99.0)),
+        s.summary("certs"),
         level.audit,
         level.cores_busy(),
         per_cert(level.db.map(|db| db[0]), s.ok),

@@ -285,14 +285,9 @@ pub fn run(full: bool) -> Result<()> {
                     Kind::Certificates => durability(&target.db, since, &[])?.issued,
                 };
                 println!(
-                    "{:<12} concurrency {concurrency:>3}: {} ok, {} failed in {:.2} s = {:.0}/s; p50 {:.2} ms, p99 {:.2} ms; audit rows +{audit}; client prep {:.0} µs/request (untimed)",
+                    "{:<12} concurrency {concurrency:>3}: {}; audit rows +{audit}; client prep {:.0} µs/request (untimed)",
                     kind.label(),
-                    stats.ok,
-                    stats.failed,
-                    stats.elapsed.as_secs_f64(),
-                    stats.rate(),
-                    ms(stats.percentile(50.0)),
-                    ms(stats.percentile(99.0)),
+                    stats.summary(kind.label()),
                     prep.as_secs_f64() * 1e6,
                 );
                 if let Some(e) = &stats.first_error {

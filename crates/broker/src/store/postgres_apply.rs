@@ -59,7 +59,8 @@ pub(super) async fn apply(
     for change in &write.changes {
         apply_change(conn, change, write.audit.time).await?;
     }
-    let found = Found::read(conn, write).await?;
+    let once = once_keys(write);
+    let found = Found::read(conn, write, &once).await?;
     if found.revoked {
         return Err(Applied::Refused(StoreError::IdentityRevoked));
     }
@@ -77,7 +78,14 @@ pub(super) async fn apply(
     let canonical = write.audit.canonical();
     let hash = audit::chain_hash(&head.1, &canonical);
     let seq = head.0 + 1;
-    record(conn, write, device, (seq, &canonical, &head.1, &hash)).await?;
+    record(
+        conn,
+        write,
+        &once,
+        device,
+        (seq, &canonical, &head.1, &hash),
+    )
+    .await?;
     Ok((seq, hash))
 }
 
@@ -85,7 +93,9 @@ pub(super) async fn apply(
 /// the value. The values are whatever a client or an identity provider chose (an ID token's
 /// `jti` is the IdP's, of any length); a hash always fits the primary key's index and never
 /// holds a NUL, which PostgreSQL's text cannot store. Either would fail the whole group.
-fn once_keys(write: &Write) -> (Vec<&'static str>, Vec<String>) {
+type OnceKeys = (Vec<&'static str>, Vec<String>);
+
+fn once_keys(write: &Write) -> OnceKeys {
     write
         .once
         .iter()
@@ -114,12 +124,15 @@ type FoundRow = (
 );
 
 impl Found {
-    async fn read(conn: &mut PgConnection, write: &Write) -> sqlx::Result<Found> {
+    async fn read(
+        conn: &mut PgConnection,
+        write: &Write,
+        (kinds, values): &OnceKeys,
+    ) -> sqlx::Result<Found> {
         let revoked = write
             .unless_revoked
             .as_ref()
             .map(|(issuer, subject)| Revocation::user_store_value(issuer, subject));
-        let (kinds, values) = once_keys(write);
         let (revoked, spent, serial_taken, issuer, subject, status, failing): FoundRow =
             sqlx::query_as(
                 "SELECT
@@ -134,8 +147,8 @@ impl Found {
                  FROM (SELECT 1) AS one LEFT JOIN devices d ON d.id = $5::text",
             )
             .bind(revoked)
-            .bind(kinds)
-            .bind(values)
+            .bind(&kinds[..])
+            .bind(&values[..])
             .bind(write.serial.map(|s| s as i64))
             .bind(write.device.as_ref().map(|d| d.id.as_str()))
             .fetch_one(conn)
@@ -201,10 +214,10 @@ enum DeviceWrite {
 async fn record(
     conn: &mut PgConnection,
     write: &Write,
+    (kinds, values): &OnceKeys,
     device_write: Option<DeviceWrite>,
     (seq, canonical, prev_hash, hash): (i64, &str, &str, &str),
 ) -> sqlx::Result<()> {
-    let (kinds, values) = once_keys(write);
     let expiries: Vec<i64> = write
         .once
         .iter()
@@ -238,8 +251,8 @@ async fn record(
          )
          INSERT INTO audit (seq, record, prev_hash, hash) VALUES ($13, $17, $18, $19)",
     )
-    .bind(kinds)
-    .bind(values)
+    .bind(&kinds[..])
+    .bind(&values[..])
     .bind(expiries)
     .bind(device.map(|d| d.id.as_str()))
     .bind(device.map(|d| d.issuer.as_str()))
